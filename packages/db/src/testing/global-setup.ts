@@ -1,0 +1,1 @@
+export default function setup() { console.log('GLOBAL SETUP RAN', process.pid); }
