@@ -1,0 +1,78 @@
+// The CLI as an operator runs it: a real process, real PostgreSQL, --json output parsed.
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase } from '@signals/db/testing';
+import { authenticate } from '../auth/authenticate.js';
+
+const run = promisify(execFile);
+const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
+const TSX = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
+
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(() => db.destroy());
+
+async function signals(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(TSX, [MAIN, ...args], { env: { ...process.env, DATABASE_URL: db.url } });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+const json = (stdout: string) => JSON.parse(stdout.trim()) as Record<string, string>;
+
+describe('signals CLI', () => {
+  it('creates users whose token works, and disables them', async () => {
+    const created = await signals('users', 'create', '--name', 'Ada', '--role', 'owner', '--json');
+    expect(created.code).toBe(0);
+    const user = json(created.stdout);
+    expect(user).toEqual({ id: expect.any(String), name: 'Ada', role: 'owner', token: expect.stringMatching(/^sig_/) });
+    expect((await authenticate(db.knex, `Bearer ${user.token}`))?.id).toBe(user.id);
+
+    const token = json((await signals('tokens', 'create', '--user', user.id!, '--label', 'ci', '--json')).stdout);
+    expect(token).toEqual({ id: expect.any(String), token: expect.stringMatching(/^sig_/) });
+    expect(await signals('tokens', 'revoke', '--token-id', token.id!, '--json')).toMatchObject({ code: 0 });
+    expect(await authenticate(db.knex, `Bearer ${token.token}`)).toBeNull();
+
+    expect((await signals('users', 'disable', '--user', user.id!, '--json')).code).toBe(0);
+    expect(await authenticate(db.knex, `Bearer ${user.token}`)).toBeNull();
+  });
+
+  it('subscribes a subscriber to an owner', async () => {
+    const owner = json((await signals('users', 'create', '--name', 'O', '--role', 'owner', '--json')).stdout);
+    const sub = json((await signals('users', 'create', '--name', 'S', '--role', 'subscriber', '--json')).stdout);
+    const added = await signals('subscriptions', 'add', '--owner', owner.id!, '--subscriber', sub.id!, '--json');
+    expect(json(added.stdout)).toMatchObject({ ownerId: owner.id, subscriberId: sub.id });
+    const rows = await db.knex('subscriptions').where({ owner_id: owner.id, subscriber_id: sub.id });
+    expect(rows).toHaveLength(1);
+  });
+
+  it('generates key-encryption keys without touching the database', async () => {
+    const out = await signals('keys', 'generate', '--id', 'k2', '--json');
+    expect(json(out.stdout)).toEqual({ id: 'k2', entry: expect.stringMatching(/^k2:[A-Za-z0-9+/=_-]{43,44}$/) });
+  });
+
+  it('explains bad input and exits non-zero', async () => {
+    const bad = await signals('users', 'create', '--name', 'X', '--role', 'root');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--role: .*admin.*owner.*subscriber/);
+    const missing = await signals('users', 'disable', '--user', '00000000-0000-4000-8000-000000000000', '--json');
+    expect(missing.code).toBe(1);
+    expect(json(missing.stdout)).toEqual({ error: { code: 'NOT_FOUND', message: expect.stringContaining('No user') } });
+  });
+
+  it('has --help at every level', async () => {
+    for (const args of [[], ['users'], ['users', 'create'], ['tokens', 'revoke'], ['keys', 'generate'], ['subscriptions', 'add']]) {
+      const help = await signals(...args, '--help');
+      expect(help.code).toBe(0);
+      expect(help.stdout).toContain('Usage: signals');
+    }
+  });
+});

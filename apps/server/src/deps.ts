@@ -1,0 +1,21 @@
+// Builds the long-lived services from configuration.
+import type { Knex } from 'knex';
+import type { Keyring, MultiFernet } from '@signals/crypto';
+import type { AppDeps } from './context.js';
+import type { Logger } from './logger.js';
+import { OwnerKeys } from './vault/owner-keys.js';
+import { OwnerOnlyVault } from './vault/owner-only-vault.js';
+
+export interface DepsOptions {
+  knex: Knex;
+  keyring: Keyring;
+  legacyFernet?: MultiFernet | null;
+  log: Logger;
+  dataKeyCache?: { maxEntries: number; ttlMs: number };
+}
+
+export function createDeps(opts: DepsOptions): AppDeps {
+  const ownerKeys = new OwnerKeys(opts.knex, opts.keyring, opts.dataKeyCache);
+  const vault = new OwnerOnlyVault(ownerKeys, opts.legacyFernet ?? null, opts.log);
+  return { knex: opts.knex, ownerKeys, vault, log: opts.log };
+}

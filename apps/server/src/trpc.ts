@@ -1,0 +1,80 @@
+// The one initTRPC of the server: error shape, the rules-checking `procedure`, and database error
+// mapping. Every router builds on `procedure`; nothing is decided ad hoc inside a handler.
+import { initTRPC, TRPCError } from '@trpc/server';
+import superjson from 'superjson';
+import { ZodError } from 'zod';
+import type { Context } from './context.js';
+import { ruleFor } from './access/rules.js';
+import { mapDatabaseError } from './http/database-errors.js';
+import { VaultError } from './vault/owner-only-vault.js';
+import { rawInputProblem } from './schemas/json.js';
+
+const t = initTRPC.context<Context>().create({
+  transformer: superjson,
+  // Stack traces never leave the server, in any environment.
+  isDev: false,
+  errorFormatter({ shape, error }) {
+    const zodError = error.cause instanceof ZodError ? error.cause : null;
+    const fieldErrors = zodError ? zodError.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })) : null;
+    const signalsCode = error.cause instanceof VaultError ? error.cause.code : null;
+    let message = shape.message;
+    if (zodError) message = `Invalid input: ${fieldErrors!.map((f) => (f.path ? `${f.path}: ${f.message}` : f.message)).join('; ')}`;
+    else if (error.code === 'INTERNAL_SERVER_ERROR' && !signalsCode) message = 'Internal server error';
+    return {
+      ...shape,
+      message,
+      data: { code: shape.data.code, httpStatus: shape.data.httpStatus, path: shape.data.path, fieldErrors, signalsCode },
+    };
+  },
+});
+
+export const router = t.router;
+export const createCallerFactory = t.createCallerFactory;
+export const mergeRouters = t.mergeRouters;
+
+/** Maps database and vault failures to stable API errors, whatever procedure they come from. */
+const mapErrors = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (!result.ok) {
+    const cause = result.error.cause ?? result.error;
+    const mapped = mapDatabaseError(cause);
+    if (mapped) throw mapped;
+    if (cause instanceof VaultError) {
+      throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: cause.message, cause });
+    }
+  }
+  return result;
+});
+
+/** Refuses raw input that could pollute prototypes or exhaust the stack, before zod sees it. */
+const guardRawInput = t.middleware(async ({ getRawInput, next }) => {
+  const problem = rawInputProblem(await getRawInput());
+  if (problem) throw new TRPCError({ code: 'BAD_REQUEST', message: `Invalid input: ${problem}` });
+  return next();
+});
+
+/** Looks the procedure up in the rules table: unknown procedures and wrong roles are refused. */
+const enforceRules = t.middleware(({ ctx, path, next }) => {
+  const rule = ruleFor(path);
+  if (!rule) throw new TRPCError({ code: 'FORBIDDEN', message: `No access rule is defined for ${path}.` });
+  if (rule.roles === 'public') return next();
+  if (!ctx.user) {
+    throw new TRPCError({
+      code: 'UNAUTHORIZED',
+      message: ctx.presentedCredentials ? 'The token is invalid, revoked, or its user is disabled.' : 'Send `Authorization: Bearer <token>`.',
+    });
+  }
+  if (!rule.roles.includes(ctx.user.role)) {
+    throw new TRPCError({ code: 'FORBIDDEN', message: `The ${ctx.user.role} role may not call ${path}.` });
+  }
+  return next();
+});
+
+/** Every procedure: errors mapped, rules enforced (use `requireUser` where the rule names roles). */
+export const procedure = t.procedure.use(mapErrors).use(enforceRules).use(guardRawInput);
+
+/** Narrows ctx.user for procedures whose rule requires a role. */
+export function requireUser(ctx: Context) {
+  if (!ctx.user) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Send `Authorization: Bearer <token>`.' });
+  return ctx.user;
+}
