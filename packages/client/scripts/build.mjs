@@ -17,7 +17,7 @@
 //      @signals/*, a `/// <reference>`) fails the build instead of shipping broken types.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { rollup } from 'rollup';
@@ -44,7 +44,7 @@ function fail(message) {
 
 function isInside(file, dir) {
   const rel = relative(dir, file);
-  return rel !== '' && !rel.startsWith('..') && !rel.startsWith(sep) && !rel.includes(`${sep}..${sep}`);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -54,6 +54,7 @@ function isInside(file, dir) {
 async function buildJs() {
   const result = await esbuild.build({
     entryPoints: [entry],
+    absWorkingDir: pkgDir,
     outfile: join(distDir, 'index.js'),
     bundle: true,
     format: 'esm',
@@ -68,7 +69,7 @@ async function buildJs() {
   });
   // Only our own source may end up in the bundle, and it may import only the runtime dependencies:
   // a runtime import of @signals/server (or of any package not in "dependencies") fails the build.
-  const foreign = Object.keys(result.metafile.inputs).filter((input) => !isInside(resolve(process.cwd(), input), srcDir));
+  const foreign = Object.keys(result.metafile.inputs).filter((input) => !isInside(resolve(pkgDir, input), srcDir));
   if (foreign.length > 0) fail(`dist/index.js would contain code from outside src/: ${foreign.join(', ')}`);
   for (const output of Object.values(result.metafile.outputs)) {
     const bad = output.imports.filter((i) => !i.external || !isRuntimeDependency(i.path)).map((i) => i.path);
