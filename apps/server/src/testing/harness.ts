@@ -1,4 +1,5 @@
 // Test support: a migrated throwaway database, the app's services, and users of every kind.
+import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { Knex } from 'knex';
 import { Keyring } from '@signals/crypto';
@@ -22,6 +23,8 @@ export interface TestUser extends AuthUser {
 }
 
 export interface Harness {
+  /** The test database's URL, for child processes such as the CLI. */
+  url: string;
   knex: Knex;
   deps: AppDeps;
   keyring: Keyring;
@@ -31,6 +34,8 @@ export interface Harness {
   subscribe(owner: TestUser, subscriber: TestUser): Promise<void>;
   caller(user: TestUser | null): Caller;
   serve(): Promise<RunningServer>;
+  /** Inserts `count` signals of an owner with sealed payloads `{ notes: '<prefix><i>' }`, fast. */
+  seedSignals(owner: TestUser, count: number, notesPrefix: string): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -50,6 +55,7 @@ export async function createHarness(opts: { keyring?: Keyring } = {}): Promise<H
   let count = 0;
 
   return {
+    url: db.url,
     knex: db.knex,
     deps,
     keyring,
@@ -63,6 +69,20 @@ export async function createHarness(opts: { keyring?: Keyring } = {}): Promise<H
     },
     caller(user) {
       return createCaller(createInnerContext({ deps, user }));
+    },
+    async seedSignals(owner, count, notesPrefix) {
+      const ids: string[] = [];
+      for (let start = 0; start < count; start += 1000) {
+        const rows = [];
+        for (let i = start; i < Math.min(count, start + 1000); i++) {
+          const id = randomUUID();
+          ids.push(id);
+          const sealed = await deps.vault.seal({ signalId: id, ownerId: owner.id }, { notes: `${notesPrefix}${i}` });
+          rows.push({ id, owner_id: owner.id, instrument: 'XAUUSD', side: 'buy', entry_price: '1', owner_only_payload: sealed });
+        }
+        await db.knex('signals').insert(rows);
+      }
+      return ids;
     },
     async serve() {
       const running = await listen(deps);
