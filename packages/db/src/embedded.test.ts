@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { chmod, lstat, mkdir, mkdtemp, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,6 +8,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DEFAULT_EMBEDDED_PG_PORT,
+  canAccess,
+  copyDirectoryOnce,
   dataDirectory,
   ensureLocalPostgres,
   findRepoRoot,
@@ -135,6 +137,69 @@ describe('ensureLocalPostgres / stopLocalPostgres', () => {
     other = await startThrowawayPostgres();
     const otherPort = Number(new URL(other.url).port);
     await expect(ensureLocalPostgres({ dataDir, port: otherPort, log })).rejects.toThrow(/another embedded PostgreSQL/);
+  });
+});
+
+// CI may clone the repository where the `postgres` OS user (which runs PostgreSQL when we are root)
+// cannot reach it, e.g. under /root (0700). These cover the pieces that handle that.
+describe('a checkout the server OS user cannot reach', () => {
+  const isRoot = process.getuid?.() === 0;
+  const nobody = { uid: 65534, gid: 65534 };
+  let base: string;
+  beforeAll(async () => {
+    base = await mkdtemp(path.join(os.tmpdir(), 'signals-db-access-')); // 0700, like /root
+  });
+  afterAll(async () => {
+    await rm(base, { recursive: true, force: true });
+  });
+
+  it.skipIf(!isRoot)('canAccess checks every directory on the path as that user', async () => {
+    const dir = path.join(base, 'open');
+    await mkdir(dir, { mode: 0o755 });
+    await writeFile(path.join(dir, 'file'), 'x', { mode: 0o644 });
+    expect(await canAccess(nobody, path.join(dir, 'file'), 'r')).toBe(false); // base is 0700
+    expect(await canAccess(nobody, dir, 'x')).toBe(false);
+    expect(await canAccess({ uid: 0, gid: 0 }, path.join(dir, 'file'), 'r')).toBe(true);
+    await chmod(base, 0o711);
+    try {
+      expect(await canAccess(nobody, path.join(dir, 'file'), 'r')).toBe(true);
+      expect(await canAccess(nobody, path.join(dir, 'file'), 'w')).toBe(false);
+    } finally {
+      await chmod(base, 0o700);
+    }
+  });
+
+  it('copyDirectoryOnce copies once, atomically, world-readable, keeping symlinks', async () => {
+    const source = path.join(base, 'native');
+    await mkdir(path.join(source, 'lib'), { recursive: true, mode: 0o755 });
+    await writeFile(path.join(source, 'lib', 'libpq.so.5.18'), 'elf', { mode: 0o755 });
+    await symlink('libpq.so.5.18', path.join(source, 'lib', 'libpq.so.5'));
+    const target = path.join(os.tmpdir(), `signals-db-copy-${process.pid}-${Date.now()}`);
+    try {
+      await Promise.all([copyDirectoryOnce(source, target), copyDirectoryOnce(source, target)]); // racing callers
+      expect((await lstat(target)).mode & 0o777).toBe(0o755);
+      expect(await readlink(path.join(target, 'lib', 'libpq.so.5'))).toBe('libpq.so.5.18');
+      expect(await readFile(path.join(target, 'lib', 'libpq.so.5'), 'utf8')).toBe('elf');
+      if (isRoot) expect(await canAccess(nobody, path.join(target, 'lib', 'libpq.so.5'), 'r')).toBe(true);
+      // An existing copy is reused as is; no staging directories are left behind.
+      await rm(source, { recursive: true });
+      await copyDirectoryOnce(source, target);
+      expect(existsSync(path.join(target, 'lib', 'libpq.so.5.18'))).toBe(true);
+      const leftovers = readdirSync(os.tmpdir()).filter((name) => name.startsWith(`${path.basename(target)}.tmp-`));
+      expect(leftovers).toEqual([]);
+      // A copy others can write to is not trusted (we run binaries from it).
+      await chmod(target, 0o777);
+      await expect(copyDirectoryOnce(source, target)).rejects.toThrow(/only we can write to/);
+    } finally {
+      await rm(target, { recursive: true, force: true });
+    }
+  });
+
+  it.skipIf(!isRoot)('ensureLocalPostgres refuses a data directory the server OS user cannot reach, naming it', async () => {
+    const dataDir = path.join(base, 'data', 'postgres');
+    await expect(ensureLocalPostgres({ dataDir, port: await freePort(), log: () => undefined })).rejects.toThrow(
+      new RegExp(`cannot reach ${path.join(base, 'data')} .*SIGNALS_DATA_DIR`),
+    );
   });
 });
 

