@@ -157,6 +157,7 @@ export function open(dataKey: Buffer, text: string, ctx: SealContext): unknown {
   try {
     decipher.final();
   } catch {
+    plain.fill(0); // unauthenticated output: never let it linger
     throw new CryptoError(
       'AUTH_FAILED',
       'sealed value did not authenticate (tampered, wrong data key, or bound to another row, column, owner or key version)',
