@@ -45,3 +45,66 @@ describe('loadConfig', () => {
     expect(config.keyring.primary.id).toBe('main1');
   });
 });
+
+describe('loadConfig: limits', () => {
+  it('has safe defaults: bounded timeouts, a rate limit, CORS closed', () => {
+    const { limits } = loadConfig({ SIGNALS_MASTER_KEYS: entry });
+    expect(limits).toEqual({
+      dbTimeoutMs: 5_000,
+      statementTimeoutMs: 10_000,
+      requestTimeoutMs: 15_000,
+      slowQueryMs: 500,
+      rateLimit: { perMinute: 600, burst: 100 },
+      corsOrigins: [],
+    });
+  });
+
+  it('reads every limit from the environment', () => {
+    const { limits } = loadConfig({
+      SIGNALS_MASTER_KEYS: entry,
+      SIGNALS_DB_TIMEOUT_MS: '1500',
+      SIGNALS_STATEMENT_TIMEOUT_MS: '2500',
+      SIGNALS_REQUEST_TIMEOUT_MS: '3500',
+      SIGNALS_SLOW_QUERY_MS: '-1',
+      SIGNALS_RATE_LIMIT_PER_MINUTE: '120',
+      SIGNALS_RATE_LIMIT_BURST: '7',
+      SIGNALS_CORS_ORIGINS: 'https://app.example.com, http://localhost:5173/',
+    });
+    expect(limits).toEqual({
+      dbTimeoutMs: 1500,
+      statementTimeoutMs: 2500,
+      requestTimeoutMs: 3500,
+      slowQueryMs: -1,
+      rateLimit: { perMinute: 120, burst: 7 },
+      corsOrigins: ['https://app.example.com', 'http://localhost:5173'],
+    });
+    expect(loadConfig({ SIGNALS_MASTER_KEYS: entry, SIGNALS_RATE_LIMIT_PER_MINUTE: '0' }).limits.rateLimit).toBeNull();
+  });
+
+  it('reports each bad limit on its own line, naming the variable', () => {
+    const problems = problemsOf({
+      SIGNALS_MASTER_KEYS: entry,
+      SIGNALS_DB_TIMEOUT_MS: '5s',
+      SIGNALS_STATEMENT_TIMEOUT_MS: '0',
+      SIGNALS_REQUEST_TIMEOUT_MS: '1.5',
+      SIGNALS_SLOW_QUERY_MS: '-2',
+      SIGNALS_RATE_LIMIT_PER_MINUTE: '-1',
+      SIGNALS_RATE_LIMIT_BURST: '0',
+      SIGNALS_CORS_ORIGINS: 'https://ok.example.com,*,https://x.example.com/path',
+    });
+    expect(problems.map((p) => p.split(':')[0])).toEqual([
+      'SIGNALS_DB_TIMEOUT_MS',
+      'SIGNALS_STATEMENT_TIMEOUT_MS',
+      'SIGNALS_REQUEST_TIMEOUT_MS',
+      'SIGNALS_SLOW_QUERY_MS',
+      'SIGNALS_RATE_LIMIT_PER_MINUTE',
+      'SIGNALS_RATE_LIMIT_BURST',
+      'SIGNALS_CORS_ORIGINS',
+      'SIGNALS_CORS_ORIGINS',
+    ]);
+    expect(problems[0]).toBe('SIGNALS_DB_TIMEOUT_MS: must be a whole number of milliseconds');
+    expect(problems[1]).toBe('SIGNALS_STATEMENT_TIMEOUT_MS: must be at least 100 ms');
+    expect(problems.filter((p) => p.startsWith('SIGNALS_CORS_ORIGINS')).join('\n')).toMatch(/"\*" is not an origin[\s\S]*"https:\/\/x\.example\.com\/path" is not an origin/);
+    for (const p of problems) expect(p).not.toContain('\n');
+  });
+});

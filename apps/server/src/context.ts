@@ -5,6 +5,7 @@ import type { CreateExpressContextOptions } from '@trpc/server/adapters/express'
 import type { Logger } from './logger.js';
 import type { OwnerOnlyVault } from './vault/owner-only-vault.js';
 import type { OwnerKeys } from './vault/owner-keys.js';
+import type { SignalEventHub } from './events/hub.js';
 import { authenticate, type AuthUser } from './auth/authenticate.js';
 
 /** Long-lived services shared by every request. */
@@ -13,6 +14,10 @@ export interface AppDeps {
   vault: OwnerOnlyVault;
   ownerKeys: OwnerKeys;
   log: Logger;
+  /** Deadline of one procedure call in ms (TIMEOUT after it); absent: none. */
+  requestTimeoutMs?: number;
+  /** Wakes live feeds when signals change (LISTEN/NOTIFY; connects on first use). Close it on shutdown. */
+  events: SignalEventHub;
 }
 
 export interface Context {
@@ -22,6 +27,10 @@ export interface Context {
   log: Logger;
   /** Whether the request carried credentials at all (tells UNAUTHORIZED apart from "public"). */
   presentedCredentials: boolean;
+  /** The client's address as Express sees it (`req.ip`; mind `trust proxy`), for audit records. */
+  ip: string | null;
+  /** The `User-Agent` header, for audit records. */
+  userAgent: string | null;
 }
 
 export interface InnerContextOptions {
@@ -30,6 +39,8 @@ export interface InnerContextOptions {
   requestId?: string;
   log?: Logger;
   presentedCredentials?: boolean;
+  ip?: string | null;
+  userAgent?: string | null;
 }
 
 export function createInnerContext(opts: InnerContextOptions): Context {
@@ -40,6 +51,8 @@ export function createInnerContext(opts: InnerContextOptions): Context {
     requestId,
     log: opts.log ?? opts.deps.log.child({ requestId }),
     presentedCredentials: opts.presentedCredentials ?? Boolean(opts.user),
+    ip: opts.ip ?? null,
+    userAgent: opts.userAgent ?? null,
   };
 }
 
@@ -49,7 +62,18 @@ export function createExpressContextFactory(deps: AppDeps) {
     const user = await authenticate(deps.knex, authorization);
     const requestId = String(req.id ?? crypto.randomUUID());
     const log = (req.log as Logger | undefined) ?? deps.log.child({ requestId });
-    return createInnerContext({ deps, user, requestId, log, presentedCredentials: authorization !== undefined });
+    // Subscriptions (SSE) authenticate the same way: @signals/client sends the header through its
+    // EventSource ponyfill. Tokens in `connectionParams` (the URL) are deliberately not read.
+    const userAgent = req.headers['user-agent'];
+    return createInnerContext({
+      deps,
+      user,
+      requestId,
+      log,
+      presentedCredentials: authorization !== undefined,
+      ip: req.ip ?? null,
+      userAgent: typeof userAgent === 'string' ? userAgent : null,
+    });
   };
 }
 

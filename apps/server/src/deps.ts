@@ -5,6 +5,7 @@ import type { AppDeps } from './context.js';
 import type { Logger } from './logger.js';
 import { OwnerKeys } from './vault/owner-keys.js';
 import { OwnerOnlyVault } from './vault/owner-only-vault.js';
+import { SignalEventHub, type SignalEventHubOptions } from './events/hub.js';
 
 export interface DepsOptions {
   knex: Knex;
@@ -12,10 +13,15 @@ export interface DepsOptions {
   legacyFernet?: MultiFernet | null;
   log: Logger;
   dataKeyCache?: { maxEntries: number; ttlMs: number };
+  /** Deadline of one procedure call in ms; absent: none. */
+  requestTimeoutMs?: number;
+  /** Live feeds: how often they poll at the latest, and how soon LISTEN is retried. */
+  events?: SignalEventHubOptions;
 }
 
 export function createDeps(opts: DepsOptions): AppDeps {
   const ownerKeys = new OwnerKeys(opts.knex, opts.keyring, opts.dataKeyCache);
   const vault = new OwnerOnlyVault(ownerKeys, opts.legacyFernet ?? null, opts.log);
-  return { knex: opts.knex, ownerKeys, vault, log: opts.log };
+  const events = new SignalEventHub(opts.knex, opts.log, opts.events);
+  return { knex: opts.knex, ownerKeys, vault, log: opts.log, events, ...(opts.requestTimeoutMs ? { requestTimeoutMs: opts.requestTimeoutMs } : {}) };
 }

@@ -5,6 +5,8 @@ import { readOrCreateDevKeyring } from './dev-keyring.js';
 import { createLogger } from './logger.js';
 import { createDeps } from './deps.js';
 import { listen } from './server.js';
+import { knexLogger } from './knex-log.js';
+import { logSlowQueries } from './slow-queries.js';
 import { assertKeyringCoversDataKeys } from './vault/keyring-check.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -25,12 +27,38 @@ async function main(): Promise<void> {
   for (const w of warnings) log.warn(w);
 
   const url = config.databaseUrl ?? (await resolveDatabaseUrl(process.env, (msg) => log.info(msg)));
-  const knex = createKnex(url, { applicationName: 'signals-server' });
-  await migrateLatest(knex);
+  const { limits } = config;
+  // Migrations on a connection of their own, without the statement timeout: building an index on
+  // a large table may rightly take longer than any API query should.
+  const migrator = createKnex(url, { applicationName: 'signals-migrate', connectTimeoutMs: limits.dbTimeoutMs, log: knexLogger(log) });
+  try {
+    await migrateLatest(migrator);
+  } finally {
+    await migrator.destroy();
+  }
+  const knex = createKnex(url, {
+    applicationName: 'signals-server',
+    connectTimeoutMs: limits.dbTimeoutMs,
+    statementTimeoutMs: limits.statementTimeoutMs,
+    log: knexLogger(log),
+  });
+  logSlowQueries(knex, log, limits.slowQueryMs);
   await assertKeyringCoversDataKeys(knex, config.keyring);
 
-  const deps = createDeps({ knex, keyring: config.keyring, legacyFernet: config.legacyFernet, log });
-  const running = await listen(deps, { port: config.port, host: config.host });
+  const deps = createDeps({
+    knex,
+    keyring: config.keyring,
+    legacyFernet: config.legacyFernet,
+    log,
+    requestTimeoutMs: limits.requestTimeoutMs,
+  });
+  const running = await listen(deps, {
+    port: config.port,
+    host: config.host,
+    rateLimit: limits.rateLimit,
+    corsOrigins: limits.corsOrigins,
+    receiveTimeoutMs: limits.requestTimeoutMs,
+  });
   log.info({ url: running.url }, `signals listening on ${running.url} (tRPC at ${running.url}/trpc)`);
 
   let stopping = false;
@@ -43,6 +71,7 @@ async function main(): Promise<void> {
       process.exit(1);
     }, SHUTDOWN_GRACE_MS).unref();
     await running.close();
+    await deps.events.close();
     await knex.destroy();
     clearTimeout(force);
     log.info('stopped');

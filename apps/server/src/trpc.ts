@@ -1,16 +1,23 @@
 // The one initTRPC of the server: error shape, the rules-checking `procedure`, and database error
 // mapping. Every router builds on `procedure`; nothing is decided ad hoc inside a handler.
 import { initTRPC, TRPCError } from '@trpc/server';
-import superjson from 'superjson';
 import { ZodError } from 'zod';
 import type { Context } from './context.js';
 import { ruleFor } from './access/rules.js';
 import { mapDatabaseError } from './http/database-errors.js';
+import { deadlineOf, withDeadline } from './http/deadline.js';
+import { clearMessage } from './http/error-messages.js';
+import { transformer } from './http/input-transformer.js';
 import { VaultError } from './vault/owner-only-vault.js';
 import { rawInputProblem } from './schemas/json.js';
 
 const t = initTRPC.context<Context>().create({
-  transformer: superjson,
+  // superjson, with raw input checked before superjson copies it (see http/input-transformer.ts).
+  transformer,
+  // Subscriptions over server-sent events (signals.onChange): a ping comment keeps proxies from
+  // cutting an idle stream, and a client that hears nothing for longer reconnects by itself,
+  // resuming from the last event id it got.
+  sse: { ping: { enabled: true, intervalMs: 15_000 }, client: { reconnectAfterInactivityMs: 40_000 } },
   // Stack traces never leave the server, in any environment.
   isDev: false,
   errorFormatter({ shape, error }) {
@@ -20,6 +27,7 @@ const t = initTRPC.context<Context>().create({
     let message = shape.message;
     if (zodError) message = `Invalid input: ${fieldErrors!.map((f) => (f.path ? `${f.path}: ${f.message}` : f.message)).join('; ')}`;
     else if (error.code === 'INTERNAL_SERVER_ERROR' && !signalsCode) message = 'Internal server error';
+    else message = clearMessage(error) ?? message;
     return {
       ...shape,
       message,
@@ -46,6 +54,18 @@ const mapErrors = t.middleware(async ({ next }) => {
   return result;
 });
 
+/**
+ * The request deadline (deps.requestTimeoutMs, counted from the request's arrival when it came over
+ * HTTP, see http/deadline.ts): a call still running then is answered TIMEOUT. Its
+ * work is abandoned, not undone: the statement timeout stops its queries, and a write it was
+ * finishing may still commit (publish with externalId to retry safely).
+ */
+const enforceDeadline = t.middleware(async ({ ctx, next }) => {
+  const ms = ctx.deps.requestTimeoutMs;
+  if (!ms) return next();
+  return withDeadline(next(), deadlineOf(ctx) ?? Date.now() + ms, ms);
+});
+
 /** Refuses raw input that could pollute prototypes or exhaust the stack, before zod sees it. */
 const guardRawInput = t.middleware(async ({ getRawInput, next }) => {
   const problem = rawInputProblem(await getRawInput());
@@ -53,11 +73,14 @@ const guardRawInput = t.middleware(async ({ getRawInput, next }) => {
   return next();
 });
 
-/** Looks the procedure up in the rules table: unknown procedures and wrong roles are refused. */
+/**
+ * Looks the procedure up in the rules table: unknown procedures and wrong roles are refused. The
+ * rule goes on in `ctx.rule`, so handlers pass its row rule to the services instead of deciding.
+ */
 const enforceRules = t.middleware(({ ctx, path, next }) => {
   const rule = ruleFor(path);
   if (!rule) throw new TRPCError({ code: 'FORBIDDEN', message: `No access rule is defined for ${path}.` });
-  if (rule.roles === 'public') return next();
+  if (rule.roles === 'public') return next({ ctx: { rule } });
   if (!ctx.user) {
     throw new TRPCError({
       code: 'UNAUTHORIZED',
@@ -67,11 +90,11 @@ const enforceRules = t.middleware(({ ctx, path, next }) => {
   if (!rule.roles.includes(ctx.user.role)) {
     throw new TRPCError({ code: 'FORBIDDEN', message: `The ${ctx.user.role} role may not call ${path}.` });
   }
-  return next();
+  return next({ ctx: { rule } });
 });
 
 /** Every procedure: errors mapped, rules enforced (use `requireUser` where the rule names roles). */
-export const procedure = t.procedure.use(mapErrors).use(enforceRules).use(guardRawInput);
+export const procedure = t.procedure.use(mapErrors).use(enforceDeadline).use(enforceRules).use(guardRawInput);
 
 /** Narrows ctx.user for procedures whose rule requires a role. */
 export function requireUser(ctx: Context) {

@@ -1,8 +1,9 @@
 // @signals/client: the typed SDK for the signals API. Encryption is invisible here: the owner gets
 // `ownerOnly` in plain JSON, everyone else gets a view without it.
-import { createTRPCClient, httpBatchLink, TRPCClientError, type TRPCClient } from '@trpc/client';
+import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink, TRPCClientError, type TRPCClient } from '@trpc/client';
 import type { inferRouterInputs, inferRouterOutputs, TRPC_ERROR_CODE_KEY } from '@trpc/server';
 import superjson from 'superjson';
+import { EventSource, type FetchLike } from 'eventsource';
 import type { AppRouter } from '@signals/server';
 
 export type { AppRouter };
@@ -19,6 +20,15 @@ export type OwnerSignalView = RouterOutputs['signals']['create'];
 export type PublicSignalView = Exclude<RouterOutputs['signals']['byId'], OwnerSignalView>;
 export type SignalView = RouterOutputs['signals']['byId'];
 export type OwnerOnlyState = OwnerSignalView['ownerOnlyState'];
+/** One event of `signals.onChange`: `id` (resume from it) and `data: { kind, signal }`. */
+export type SignalChangeEvent = RouterOutputs['signals']['onChange'] extends AsyncIterable<infer E> ? E : never;
+/** What happened to the signal: `created`, `updated`, `closed` or `cancelled`. */
+export type SignalChangeKind = SignalChangeEvent['data']['kind'];
+export type DecideInput = RouterInputs['approvals']['decide'];
+/** The caller's own decision, as `approvals.decide` returns it. */
+export type ApprovalDecision = RouterOutputs['approvals']['decide'];
+/** The owner's overview of one signal: every decision and the counts. */
+export type ApprovalOverview = RouterOutputs['approvals']['forSignal'];
 export type SignalsErrorCode = TRPC_ERROR_CODE_KEY;
 
 export interface SignalsClientOptions {
@@ -26,7 +36,7 @@ export interface SignalsClientOptions {
   url: string;
   /** An API token (`sig_…`), sent as `Authorization: Bearer <token>`. */
   token: string;
-  /** A fetch implementation (defaults to the global one). */
+  /** A fetch implementation (defaults to the global one), used for subscriptions too. */
   fetch?: typeof globalThis.fetch;
 }
 
@@ -35,13 +45,28 @@ export type SignalsClient = TRPCClient<AppRouter>;
 export function createSignalsClient(options: SignalsClientOptions): SignalsClient {
   const base = options.url.replace(/\/+$/, '');
   const authorization = `Bearer ${options.token}`;
+  const fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  // Subscriptions (signals.onChange) travel as server-sent events. A browser's EventSource cannot
+  // send headers, so the `eventsource` ponyfill is used everywhere, with a fetch that adds the token
+  // (tRPC's documented way for non-browser clients; the token never goes into the URL). It
+  // reconnects by itself, resuming from the last event id.
+  const sseFetch: FetchLike = (url, init) => fetchImpl(url, { ...init, headers: { ...init.headers, authorization } });
   return createTRPCClient<AppRouter>({
     links: [
-      httpBatchLink({
-        url: `${base}/trpc`,
-        transformer: superjson,
-        headers: () => ({ authorization }),
-        ...(options.fetch ? { fetch: options.fetch } : {}),
+      splitLink({
+        condition: (op) => op.type === 'subscription',
+        true: httpSubscriptionLink({
+          url: `${base}/trpc`,
+          transformer: superjson,
+          EventSource,
+          eventSourceOptions: () => ({ fetch: sseFetch }),
+        }),
+        false: httpBatchLink({
+          url: `${base}/trpc`,
+          transformer: superjson,
+          headers: () => ({ authorization }),
+          ...(options.fetch ? { fetch: options.fetch } : {}),
+        }),
       }),
     ],
   });

@@ -78,6 +78,32 @@ export async function publish(): Promise<OwnerSignalView | null> {
         void theirs.ownerOnly;
       }
     }
+
+    const decided = await client.approvals.decide.mutate({ signalId: created.id, decision: 'approve', reason: 'ok' });
+    const stored: 'approved' | 'rejected' = decided.decision;
+    void stored;
+    // @ts-expect-error the input says 'approve' | 'reject'
+    await client.approvals.decide.mutate({ signalId: created.id, decision: 'approved' });
+    const overview = await client.approvals.forSignal.query({ signalId: created.id });
+    const pendingCount: number = overview.counts.pending;
+    void pendingCount;
+
+    const live = client.signals.onChange.subscribe(
+      { lastEventId: '41' },
+      {
+        onData(event) {
+          const eventId: string = event.id;
+          const kind: 'created' | 'updated' | 'closed' | 'cancelled' = event.data.kind;
+          const signal = event.data.signal;
+          if (!isOwnerView(signal)) {
+            // @ts-expect-error the public view has no owner-only payload, live events included
+            void signal.ownerOnly;
+          }
+          void [eventId, kind];
+        },
+      },
+    );
+    live.unsubscribe();
     return created;
   } catch (err) {
     if (isSignalsError(err, 'NOT_FOUND')) return null;
@@ -154,13 +180,14 @@ describe('the packed @signals/client', () => {
     expect(manifest.private).toBeUndefined();
   });
 
-  it('depends at runtime on tRPC and superjson only, never on @signals/*', async () => {
+  it('depends at runtime on tRPC, superjson and the EventSource ponyfill only, never on @signals/*', async () => {
     const workspace = await readFile(join(repoRoot, 'pnpm-workspace.yaml'), 'utf8');
     const catalogVersion = (name: string) => new RegExp(`^\\s+'?${name.replace('/', '\\/')}'?:\\s*(\\S+)\\s*$`, 'm').exec(workspace)?.[1];
     expect(manifest.dependencies).toEqual({
       '@trpc/client': catalogVersion('@trpc/client'),
       '@trpc/server': catalogVersion('@trpc/server'),
       superjson: catalogVersion('superjson'),
+      eventsource: catalogVersion('eventsource'),
     });
     for (const field of ['dependencies', 'peerDependencies', 'optionalDependencies', 'bundleDependencies', 'bundledDependencies']) {
       const deps = manifest[field] as Record<string, string> | string[] | undefined;

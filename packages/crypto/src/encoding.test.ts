@@ -4,10 +4,12 @@ import { describe, expect, it } from 'vitest';
 import {
   decodeBase64UrlPaddedStrict,
   decodeBase64UrlStrict,
+  decodeBase64UrlStrictInto,
   decodeKeyText,
   encodeBase64UrlPadded,
   lengthPrefixed,
   parseKeyVersion,
+  writeLengthPrefixedAscii,
 } from './encoding.js';
 
 // The documented AAD encoding, written the slow obvious way.
@@ -52,6 +54,24 @@ describe('lengthPrefixed', () => {
   });
 });
 
+describe('writeLengthPrefixedAscii', () => {
+  it('writes what lengthPrefixed writes for ASCII fields, and declines anything else (property)', () => {
+    const field = fc.oneof(fc.string({ unit: 'binary-ascii', maxLength: 300 }), fc.string({ unit: 'binary', maxLength: 40 }));
+    fc.assert(
+      fc.property(fc.array(field, { maxLength: 6 }), fc.nat({ max: 600 }), (fields, size) => {
+        const out = Buffer.alloc(size);
+        let end = 0;
+        for (const f of fields) if (end >= 0) end = writeLengthPrefixedAscii(out, end, f);
+        const ascii = fields.every((f) => Buffer.byteLength(f, 'utf8') === f.length);
+        const expected = reference(fields);
+        if (ascii && expected.length <= size) expect(out.subarray(0, end).equals(expected)).toBe(true);
+        else expect(end).toBe(-1);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
 describe('strict base64url', () => {
   const canonical = (text: string): boolean => Buffer.from(text, 'base64url').toString('base64url') === text && !/[^A-Za-z0-9_-]/.test(text);
 
@@ -70,6 +90,30 @@ describe('strict base64url', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it('decodes into given memory exactly as decodeBase64UrlStrict does (property)', () => {
+    const chars = fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/= .\n%é\u0141'.split(''));
+    const texts = fc.oneof(
+      fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b).toString('base64url')),
+      fc.array(chars, { maxLength: 24 }).map((list) => list.join('')),
+    );
+    fc.assert(
+      fc.property(texts, (text) => {
+        const out = Buffer.alloc(64, 0xee);
+        const n = decodeBase64UrlStrictInto(text, out);
+        const expected = decodeBase64UrlStrict(text);
+        if (expected === undefined) expect(n).toBe(-1);
+        else expect(out.subarray(0, n).equals(expected)).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('refuses text that does not fit the given memory', () => {
+    const text = Buffer.alloc(30, 7).toString('base64url');
+    expect(decodeBase64UrlStrictInto(text, Buffer.alloc(30))).toBe(30);
+    expect(decodeBase64UrlStrictInto(text, Buffer.alloc(29))).toBe(-1);
   });
 
   it('padded variant accepts exactly what Python urlsafe_b64encode writes', () => {

@@ -10,6 +10,16 @@ export function decodeBase64UrlStrict(text: string): Buffer | undefined {
   return bytes.toString('base64url') === text ? bytes : undefined;
 }
 
+/**
+ * decodeBase64UrlStrict into `out`, for callers that reuse memory: the number of bytes written at
+ * the start of `out`, or -1 when the text is not canonical. `out` needs room for 3/4 of the text's
+ * length; text that does not fit is refused (-1), never half read.
+ */
+export function decodeBase64UrlStrictInto(text: string, out: Buffer): number {
+  const length = out.write(text, 0, 'base64url');
+  return out.toString('base64url', 0, length) === text ? length : -1;
+}
+
 /** The '=' padding that standard base64 appends for `byteLength` bytes. */
 export function base64Padding(byteLength: number): string {
   const rest = byteLength % 3;
@@ -72,11 +82,6 @@ export function lengthPrefix(n: number): string {
   return n < 0x100 ? `\0\0\0${String.fromCharCode(n)}` : String.fromCharCode(n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
 }
 
-/** Whether every character of the string is printable ASCII (then latin1 bytes = UTF-8 bytes). */
-export function isPrintableAscii(text: string): boolean {
-  return !NOT_PRINTABLE_ASCII.test(text);
-}
-
 export function lengthPrefixedUtf8(fields: readonly string[], what: string): Buffer {
   let total = 0;
   const lengths: number[] = [];
@@ -118,4 +123,25 @@ export function parseKeyVersion(text: string): number | undefined {
   if (!DECIMAL.test(text)) return undefined;
   const value = Number(text);
   return value <= MAX_KEY_VERSION ? value : undefined;
+}
+
+/**
+ * Writes one lengthPrefixed() field, u32 big-endian length ‖ bytes, into `out` at `offset` when
+ * the field is ASCII (its UTF-8 bytes are its character codes) and fits; returns the offset after
+ * it, or -1 (with `out` partly written) so that the caller takes the general UTF-8 path.
+ */
+export function writeLengthPrefixedAscii(out: Uint8Array, offset: number, field: string): number {
+  const n = field.length;
+  if (offset + 4 + n > out.length) return -1;
+  out[offset] = n >>> 24;
+  out[offset + 1] = (n >>> 16) & 0xff;
+  out[offset + 2] = (n >>> 8) & 0xff;
+  out[offset + 3] = n & 0xff;
+  const start = offset + 4;
+  for (let i = 0; i < n; i++) {
+    const code = field.charCodeAt(i);
+    if (code > 0x7f) return -1;
+    out[start + i] = code;
+  }
+  return start + n;
 }

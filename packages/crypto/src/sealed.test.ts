@@ -113,6 +113,122 @@ describe('seal / open', () => {
   });
 });
 
+describe('reused memory (scratch buffers, nonce pool)', () => {
+  it('round trips values larger than the ciphertext scratch, and detects tampering in them', () => {
+    for (const size of [6000, 6128, 6129, 20_000]) {
+      const big = { notes: 'z'.repeat(size) };
+      const text = seal(key, 2, big, ctx);
+      expect(open(key, text, ctx)).toEqual(big);
+      const { version, nonce, body } = parts(text);
+      const flipped = Buffer.from(body);
+      flipped[body.length >> 1] = (flipped[body.length >> 1] as number) ^ 1;
+      expectCryptoError(() => open(key, assemble(version, nonce, flipped), ctx), 'AUTH_FAILED');
+      expectCryptoError(() => open(key, `${text.slice(0, -1)}+`, ctx), 'MALFORMED');
+    }
+  });
+
+  it('binds long and non-ASCII context fields exactly as documented', () => {
+    for (const c of [
+      { table: 't'.repeat(600), column: 'c', rowId: 'r', ownerId: 'o' },
+      { ...ctx, ownerId: 'x'.repeat(300) },
+      { ...ctx, rowId: 'é' },
+      { ...ctx, table: '\u0000\u007f' },
+    ]) {
+      const text = seal(key, 4, payload, c);
+      const { nonce, body } = parts(text);
+      const decipher = createDecipheriv('aes-256-gcm', key, nonce);
+      decipher.setAAD(documentedAad(['sv1', c.table, c.column, c.rowId, c.ownerId, '4']));
+      decipher.setAuthTag(body.subarray(body.length - 16));
+      expect(Buffer.concat([decipher.update(body.subarray(0, body.length - 16)), decipher.final()]).toString('utf8')).toBe(JSON.stringify(payload));
+      expect(open(key, text, c)).toEqual(payload);
+      expectCryptoError(() => open(key, text, ctx), 'AUTH_FAILED');
+    }
+  });
+
+  it('keeps each value bound to its own context when toJSON seals or opens meanwhile', () => {
+    const other = { ...ctx, rowId: 'another-row', ownerId: 'another-owner' };
+    const otherText = seal(key, 1, payload, other);
+    const inner: string[] = [];
+    const value = {
+      toJSON: () => {
+        inner.push(seal(key, 5, { inner: true }, other));
+        expect(open(key, otherText, other)).toEqual(payload);
+        return { outer: true };
+      },
+    };
+    const text = seal(key, 1, value, ctx);
+    expect(open(key, text, ctx)).toEqual({ outer: true });
+    expectCryptoError(() => open(key, text, other), 'AUTH_FAILED');
+    expect(open(key, inner[0] as string, other)).toEqual({ inner: true });
+    expectCryptoError(() => open(key, inner[0] as string, ctx), 'AUTH_FAILED');
+  });
+
+  it('keeps each value bound to its own context when context getters seal or open', () => {
+    const other = { ...ctx, rowId: 'another-row' };
+    const sneaky = {
+      table: ctx.table,
+      column: ctx.column,
+      get rowId(): string {
+        expect(open(key, seal(key, 3, 'inner', other), other)).toBe('inner');
+        return ctx.rowId;
+      },
+      ownerId: ctx.ownerId,
+    };
+    const text = seal(key, 1, payload, sneaky);
+    expect(open(key, text, ctx)).toEqual(payload);
+    expect(open(key, text, sneaky)).toEqual(payload);
+    expectCryptoError(() => open(key, text, other), 'AUTH_FAILED');
+  });
+
+  it('refuses to finish when the data key itself (an exotic prototype) seals or opens meanwhile', () => {
+    const other = { ...ctx, rowId: 'another-row' };
+    const otherText = seal(key, 1, 'other', other);
+    // A real 32-byte Buffer whose prototype chain runs code on symbol lookups, which node:crypto
+    // makes inside createCipheriv/createDecipheriv, after the nonce and scratch memory are set.
+    let reenter: (() => unknown) | undefined;
+    const exotic = Buffer.from(key);
+    Object.setPrototypeOf(
+      exotic,
+      new Proxy(Object.create(Buffer.prototype) as object, {
+        get(target, property, receiver) {
+          if (typeof property === 'symbol' && reenter !== undefined) {
+            const run = reenter;
+            reenter = undefined;
+            run();
+          }
+          return Reflect.get(target, property, receiver) as unknown;
+        },
+      }),
+    );
+    expect(Buffer.isBuffer(exotic)).toBe(true);
+    const text = seal(exotic, 1, payload, ctx); // no re-entry: works as any key
+    expect(open(exotic, text, ctx)).toEqual(payload);
+    for (const inner of [() => open(key, otherText, other), () => seal(key, 1, 'inner', other)]) {
+      reenter = inner;
+      expectCryptoError(() => open(exotic, text, ctx), 'KEY_INVALID');
+      reenter = inner;
+      expectCryptoError(() => seal(exotic, 1, payload, ctx), 'KEY_INVALID');
+    }
+    // A refill of the nonce pool inside createCipheriv: the outer seal must not go on with a nonce
+    // that the pool will hand out again.
+    reenter = () => {
+      for (let i = 0; i < 400; i++) seal(key, 1, i, other);
+    };
+    expectCryptoError(() => seal(exotic, 1, payload, ctx), 'KEY_INVALID');
+  });
+
+  it('reports errors in the documented order', () => {
+    const bad = { ...ctx, rowId: 5 as unknown as string };
+    // Malformed text before a bad context, as the reading rules order them.
+    expectCryptoError(() => open(key, 'sv1.1.x.y', bad), 'MALFORMED');
+    expectCryptoError(() => open(key, `sv1.1.${'A'.repeat(16)}.${'A'.repeat(4)}`, bad), 'MALFORMED');
+    expect(() => open(key, seal(key, 1, 1, ctx), bad)).toThrow(TypeError);
+    // A bad context before a value without JSON.
+    expect(() => seal(key, 1, undefined, bad)).toThrow(TypeError);
+    expect(() => seal(key, 1, undefined, { ...ctx, rowId: '\uD800' })).toThrow(TypeError);
+  });
+});
+
 describe('what a sealed value is bound to', () => {
   const text = seal(key, 1, payload, ctx);
 

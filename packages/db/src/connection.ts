@@ -8,6 +8,24 @@ export interface CreateKnexOptions {
   statementTimeoutMs?: number;
   /** Shown in `pg_stat_activity.application_name`. Default `signals`. */
   applicationName?: string;
+  /**
+   * How long to wait for a connection, in milliseconds (> 0): both the pool's acquire timeout and
+   * the driver's connect timeout. Default 30 000. With the database down, queries fail after at
+   * most this long (usually at once: a refused connection is reported to the waiting query).
+   */
+  connectTimeoutMs?: number;
+  /**
+   * Where knex's own messages go (failed connection attempts, warnings). Default: knex's, which
+   * writes to the console.
+   */
+  log?: Knex.Logger;
+}
+
+function positiveInteger(name: string, value: number | undefined): number | undefined {
+  if (value !== undefined && (!Number.isInteger(value) || value <= 0)) {
+    throw new TypeError(`${name} must be a positive integer, got ${String(value)}`);
+  }
+  return value;
 }
 
 /**
@@ -16,21 +34,22 @@ export interface CreateKnexOptions {
  * models map them to camelCase themselves (see BaseModel).
  */
 export function createKnex(url: string, opts: CreateKnexOptions = {}): Knex {
+  const connectTimeoutMs = positiveInteger('connectTimeoutMs', opts.connectTimeoutMs) ?? 30_000;
   const connection: Knex.PgConnectionConfig = {
     connectionString: url,
     application_name: opts.applicationName ?? 'signals',
+    connectionTimeoutMillis: connectTimeoutMs,
+    // Notices a peer that vanished without closing the connection (host down, network cut).
+    keepAlive: true,
   };
-  if (opts.statementTimeoutMs !== undefined) {
-    if (!Number.isInteger(opts.statementTimeoutMs) || opts.statementTimeoutMs <= 0) {
-      throw new TypeError(`statementTimeoutMs must be a positive integer, got ${String(opts.statementTimeoutMs)}`);
-    }
-    // Sent in the startup packet of every new connection, so it holds per connection.
-    connection.statement_timeout = opts.statementTimeoutMs;
-  }
+  const statementTimeoutMs = positiveInteger('statementTimeoutMs', opts.statementTimeoutMs);
+  // Sent in the startup packet of every new connection, so it holds per connection.
+  if (statementTimeoutMs !== undefined) connection.statement_timeout = statementTimeoutMs;
   return knexFactory({
     client: 'pg',
     connection,
     pool: { min: opts.pool?.min ?? 0, max: opts.pool?.max ?? 10 },
-    acquireConnectionTimeout: 30_000,
+    acquireConnectionTimeout: connectTimeoutMs,
+    ...(opts.log ? { log: opts.log } : {}),
   });
 }

@@ -10,7 +10,7 @@ import {
   migrationStatus,
 } from './migrate.js';
 
-const TABLES = ['api_tokens', 'owner_keys', 'signals', 'subscriptions', 'users'];
+const TABLES = ['api_tokens', 'approvals', 'owner_keys', 'signal_events', 'signals', 'subscriptions', 'users'];
 
 describe('migrations', () => {
   let db: TestDatabase;

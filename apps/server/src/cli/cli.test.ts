@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '@signals/db/testing';
 import { authenticate } from '../auth/authenticate.js';
+import { createUser, disableUser } from '../services/users.js';
 
 const run = promisify(execFile);
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
@@ -53,6 +54,47 @@ describe('signals CLI', () => {
     const rows = await db.knex('subscriptions').where({ owner_id: owner.id, subscriber_id: sub.id });
     expect(rows).toHaveLength(1);
   });
+
+  it('lists users (by role too), and lists and removes subscriptions', async () => {
+    // Made directly (the commands that make them are tested above); each CLI run costs a process.
+    const owner = (await createUser(db.knex, { name: 'Lister', role: 'owner' })).user;
+    const sub = (await createUser(db.knex, { name: 'Follower', role: 'subscriber' })).user;
+    await disableUser(db.knex, sub.id);
+
+    const [all, owners, human, added] = await Promise.all([
+      signals('users', 'list', '--json'),
+      signals('users', 'list', '--role', 'owner', '--json'),
+      signals('users', 'list', '--role', 'subscriber'),
+      signals('subscriptions', 'add', '--owner', owner.id, '--subscriber', sub.id, '--json'),
+    ]);
+    const users = JSON.parse(all.stdout) as { id: string; name: string; role: string; disabledAt: string | null }[];
+    expect(users).toEqual(expect.arrayContaining([expect.objectContaining({ id: owner.id, name: 'Lister', role: 'owner', disabledAt: null })]));
+    expect(users.find((u) => u.id === sub.id)?.disabledAt).toEqual(expect.any(String));
+    expect(all.stdout).not.toMatch(/sig_|token/);
+    const ownerList = JSON.parse(owners.stdout) as { role: string }[];
+    expect(ownerList.length).toBeGreaterThan(0);
+    expect(ownerList.every((u) => u.role === 'owner')).toBe(true);
+    expect(human.stdout).toContain(`${sub.id}  subscriber Follower  (disabled)`);
+    expect(added.code).toBe(0);
+
+    const [listed, bySubscriber, listedHuman] = await Promise.all([
+      signals('subscriptions', 'list', '--owner', owner.id, '--json'),
+      signals('subscriptions', 'list', '--subscriber', sub.id, '--json'),
+      signals('subscriptions', 'list', '--owner', owner.id),
+    ]);
+    expect(JSON.parse(listed.stdout)).toEqual([{ ownerId: owner.id, subscriberId: sub.id, createdAt: expect.any(String) }]);
+    expect(JSON.parse(bySubscriber.stdout)).toHaveLength(1);
+    expect(listedHuman.stdout).toContain(`${sub.id} follows ${owner.id}`);
+
+    expect(json((await signals('subscriptions', 'remove', '--owner', owner.id, '--subscriber', sub.id, '--json')).stdout)).toEqual({ removed: true });
+    expect(await db.knex('subscriptions').where({ owner_id: owner.id })).toEqual([]);
+    const [again, after] = await Promise.all([
+      signals('subscriptions', 'remove', '--owner', owner.id, '--subscriber', sub.id, '--json'),
+      signals('subscriptions', 'list', '--owner', owner.id, '--json'),
+    ]);
+    expect(json(again.stdout)).toEqual({ removed: false });
+    expect(JSON.parse(after.stdout)).toEqual([]);
+  }, 90_000); // eleven CLI processes
 
   it('generates key-encryption keys without touching the database', async () => {
     const out = await signals('keys', 'generate', '--id', 'k2', '--json');

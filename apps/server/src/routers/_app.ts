@@ -1,5 +1,6 @@
 // The API: one router per domain, composed here.
 import { router } from '../trpc.js';
+import { approvalsRouter } from './approvals.js';
 import { healthRouter } from './health.js';
 import { meRouter } from './me.js';
 import { signalsRouter } from './signals.js';
@@ -11,6 +12,7 @@ export const appRouter = router({
   health: healthRouter,
   me: meRouter,
   signals: signalsRouter,
+  approvals: approvalsRouter,
   subscriptions: subscriptionsRouter,
   users: usersRouter,
   tokens: tokensRouter,

@@ -91,6 +91,7 @@ export async function createHarness(opts: { keyring?: Keyring } = {}): Promise<H
     },
     async close() {
       for (const s of servers) await s.close();
+      await deps.events.close();
       await db.destroy();
     },
   };

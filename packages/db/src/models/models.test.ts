@@ -4,7 +4,7 @@ import { CheckViolationError, ForeignKeyViolationError, UniqueViolationError } f
 import type { Knex } from 'knex';
 import { createTestDatabase } from '../testing/index.js';
 import type { TestDatabase } from '../testing/index.js';
-import { ApiToken, OwnerKey, Signal, Subscription, User } from './index.js';
+import { ApiToken, Approval, OwnerKey, Signal, SignalEvent, Subscription, User } from './index.js';
 import type { UserRole } from './index.js';
 
 let db: TestDatabase;
@@ -230,6 +230,50 @@ describe('Subscription', () => {
     );
     await expect(Subscription.query(knex).insert({ ownerId: owner.id, subscriberId: owner.id })).rejects.toSatisfy(
       (e) => e instanceof CheckViolationError && e.constraint === 'subscriptions_not_self_check',
+    );
+  });
+});
+
+describe('Approval', () => {
+  it('keeps one decision per signal and subscriber, within its checks, and goes with its signal', async () => {
+    const owner = await newUser('owner');
+    const subscriber = await newUser('subscriber');
+    const signal = await newSignal(owner.id);
+    const approval = await Approval.query(knex)
+      .insert({ signalId: signal.id, userId: subscriber.id, decision: 'approved', reason: 'looks good', ip: '127.0.0.1', userAgent: 'vitest' })
+      .returning('*');
+    expect(approval).toMatchObject({ signalId: signal.id, userId: subscriber.id, decision: 'approved', reason: 'looks good', ip: '127.0.0.1', userAgent: 'vitest' });
+    expect(approval.decidedAt).toBeInstanceOf(Date);
+    const read = await Approval.query(knex).findById(approval.id).withGraphFetched('[signal, user]');
+    expect(read?.signal?.id).toBe(signal.id);
+    expect(read?.user?.id).toBe(subscriber.id);
+
+    await expect(Approval.query(knex).insert({ signalId: signal.id, userId: subscriber.id, decision: 'rejected' })).rejects.toSatisfy(
+      (e) => e instanceof UniqueViolationError && e.constraint === 'approvals_signal_id_user_id_unique',
+    );
+    const other = await newUser('subscriber');
+    const check = (constraint: string) => (e: unknown) => e instanceof CheckViolationError && e.constraint === constraint;
+    await expect(Approval.query(knex).insert({ signalId: signal.id, userId: other.id, decision: 'maybe' as 'approved' })).rejects.toSatisfy(check('approvals_decision_check'));
+    await expect(Approval.query(knex).insert({ signalId: signal.id, userId: other.id, decision: 'approved', reason: 'x'.repeat(501) })).rejects.toSatisfy(check('approvals_reason_check'));
+    await expect(Approval.query(knex).insert({ signalId: signal.id, userId: other.id, decision: 'approved', userAgent: 'x'.repeat(513) })).rejects.toSatisfy(
+      check('approvals_user_agent_check'),
+    );
+
+    await Signal.query(knex).deleteById(signal.id);
+    expect(await Approval.query(knex).findById(approval.id)).toBeUndefined();
+  });
+});
+
+describe('SignalEvent', () => {
+  it('numbers events in insertion order with a bigserial id read as text', async () => {
+    const owner = await newUser('owner');
+    const signal = await newSignal(owner.id);
+    const first = await SignalEvent.query(knex).insert({ signalId: signal.id, ownerId: owner.id, kind: 'created' }).returning('*');
+    const second = await SignalEvent.query(knex).insert({ signalId: signal.id, ownerId: owner.id, kind: 'closed' }).returning('*');
+    expect(typeof first.id).toBe('string');
+    expect(BigInt(second.id)).toBeGreaterThan(BigInt(first.id));
+    await expect(SignalEvent.query(knex).insert({ signalId: signal.id, ownerId: owner.id, kind: 'deleted' as 'created' })).rejects.toSatisfy(
+      (e) => e instanceof CheckViolationError && e.constraint === 'signal_events_kind_check',
     );
   });
 });

@@ -9,3 +9,9 @@ export type SignalStatus = (typeof SIGNAL_STATUSES)[number];
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
+
+export const APPROVAL_DECISIONS = ['approved', 'rejected'] as const;
+export type ApprovalDecision = (typeof APPROVAL_DECISIONS)[number];
+
+export const SIGNAL_EVENT_KINDS = ['created', 'updated', 'closed', 'cancelled'] as const;
+export type SignalEventKind = (typeof SIGNAL_EVENT_KINDS)[number];
