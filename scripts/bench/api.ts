@@ -6,7 +6,9 @@
 //     row through a pg.Pool of the server's pool size (the limit);
 //   - signals.byId as the owner (opens the payload) / as a subscriber (public view);
 //   - signals.list of 100 signals as the owner (opens 100 payloads) / as a subscriber;
-//   - the client's link: @signals/client (httpBatchLink) / a plain httpLink, same calls.
+//   - the client's link: @signals/client (httpBatchLink) / a plain httpLink, same calls;
+//   - health.ping, a procedure that does nothing: the floor of any call through this stack.
+// Each case also reports the CPU time per call of the server, this process and PostgreSQL.
 // Every worker of a case shares one client per user, as the threads of one app would.
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -16,6 +18,7 @@ import { addSubscription, createUser } from '@signals/server';
 import { createSignalsClient, type SignalsClient } from '@signals/client';
 import { makePayload } from '../bench-crypto.js';
 import { exited, report, spawnTs } from './child.js';
+import { cpuSampler } from './cpu.js';
 import { fmtInt, fmtMs, measureInterleaved, pg, ratio, type BenchPostgres, type CaseResult, type PartReport, type PgPool, type Ratio } from './common.js';
 
 export const SEALED_CREATE_RATIO_TARGET = 0.9;
@@ -140,6 +143,7 @@ export async function runApi(opts: { quick: boolean; postgres: BenchPostgres; cp
           { name: 'signals.create, 1 KiB ownerOnly', op: () => asB.signals.create.mutate({ ...input, ownerOnly }) },
           { name: 'signals.create, no ownerOnly', op: () => asB.signals.create.mutate(input) },
           { name: `raw pg insert, same row (pg.Pool max ${poolMax})`, op: rawInsert },
+          { name: 'health.ping: no database, no sealing (floor)', op: () => asB.health.ping.query() },
         ],
       },
       {
@@ -177,12 +181,13 @@ export async function runApi(opts: { quick: boolean; postgres: BenchPostgres; cp
     const only = process.env.BENCH_API_ONLY ? new RegExp(process.env.BENCH_API_ONLY) : null;
     const onlyConcurrency = process.env.BENCH_API_CONCURRENCY ? Number(process.env.BENCH_API_CONCURRENCY) : null;
     const results: CaseResult[] = [];
+    const cpu = cpuSampler(server.pid);
     for (const group of groups) {
       const cases = only ? group.cases.filter((c) => only.test(c.name)) : group.cases;
       if (cases.length === 0) continue;
       for (const concurrency of group.concurrencies) {
         if (onlyConcurrency !== null && concurrency !== onlyConcurrency) continue;
-        results.push(...(await measureInterleaved(cases, { concurrency, seconds, warmupSeconds, rounds })));
+        results.push(...(await measureInterleaved(cases, { concurrency, seconds, warmupSeconds, rounds, cpu })));
       }
     }
 
@@ -206,8 +211,16 @@ export async function runApi(opts: { quick: boolean; postgres: BenchPostgres; cp
     const errors = results.filter((r) => r.errors > 0);
     const table = {
       title: `api: through @signals/client over HTTP, one client per user shared by the workers; ${seconds} s per case in ${rounds} rounds after ${warmupSeconds} s warm-up`,
-      headers: ['case', 'conc', 'ops/s', 'p50 ms', 'p99 ms', 'errors'],
-      rows: results.map((r) => [r.name, String(r.concurrency), fmtInt(r.opsPerSec), fmtMs(r.p50Ms), fmtMs(r.p99Ms), String(r.errors)]),
+      headers: ['case', 'conc', 'ops/s', 'p50 ms', 'p99 ms', 'errors', 'CPU ms/call: server', 'client', 'postgres'],
+      rows: results.map((r) => [
+        r.name,
+        String(r.concurrency),
+        fmtInt(r.opsPerSec),
+        fmtMs(r.p50Ms),
+        fmtMs(r.p99Ms),
+        String(r.errors),
+        ...['server', 'client', 'postgres'].map((group) => (r.cpuMsPerOp?.[group] === undefined ? '—' : r.cpuMsPerOp[group].toFixed(3))),
+      ]),
     };
     return {
       part: 'api',
@@ -219,8 +232,10 @@ export async function runApi(opts: { quick: boolean; postgres: BenchPostgres; cp
         ...info('byId, httpBatchLink vs httpLink', get('link: byId as owner, httpBatchLink', 1), get('link: byId as owner, httpLink', 1)),
         ...info('byId, httpBatchLink vs httpLink', get('link: byId as owner, httpBatchLink', 16), get('link: byId as owner, httpLink', 16)),
         ...info('create, httpBatchLink vs httpLink', get('link: create 1 KiB, httpBatchLink', 16), get('link: create 1 KiB, httpLink', 16)),
+        ...info('health.ping (a call that does nothing) vs raw pg insert: the most any call through this stack can reach', get('health.ping', 16), get('raw pg insert', 16)),
+        ...info('create 1 KiB vs health.ping', get('signals.create, 1 KiB', 16), get('health.ping', 16)),
         `reads: owner A's ${LIST_SIZE} signals (1 KiB ownerOnly each) among ${fmtInt(OTHER_SIGNALS)} newer signals of other owners, plus those the create cases add`,
-        `server: its own process, listen(createDeps(...)), logging at ${server.logLevel}, knex pool max ${server.poolMax ?? '?'}; load generator (and raw pg) in this process`,
+        `server: its own process, listen(createDeps(...)), logging at ${server.logLevel}, knex pool max ${server.poolMax ?? '?'}; load generator (and raw pg) in this process; CPU ms/call: CPU time of the server's process, of this one (the client) and of every postgres process during the case, per completed call`,
         ...errors.map((r) => `${r.errors} errors in "${r.name}" at c=${r.concurrency}: ${r.firstError ?? ''}`),
       ],
       figures: { seconds, warmupSeconds, rounds, otherSignals: OTHER_SIGNALS, server: { logLevel: server.logLevel, poolMax: server.poolMax }, results },

@@ -155,6 +155,8 @@ export interface CaseResult {
   opsPerSec: number;
   p50Ms: number;
   p99Ms: number;
+  /** CPU ms per completed op, per group of processes (see bench/cpu.ts), when sampled. */
+  cpuMsPerOp?: Record<string, number>;
   firstError?: string;
 }
 
@@ -165,15 +167,17 @@ export interface CaseResult {
  */
 export async function measureInterleaved(
   cases: ReadonlyArray<{ name: string; op: (worker: number) => Promise<unknown> }>,
-  opts: { concurrency: number; seconds: number; warmupSeconds: number; rounds: number },
+  opts: { concurrency: number; seconds: number; warmupSeconds: number; rounds: number; cpu?: (() => Record<string, number>) | null },
 ): Promise<CaseResult[]> {
   for (const c of cases) await closedLoop(c.op, { concurrency: opts.concurrency, ms: opts.warmupSeconds * 1000 });
-  const totals = cases.map(() => ({ ops: 0, errors: 0, ms: 0, latencies: new Latencies(), firstError: undefined as string | undefined }));
+  const totals = cases.map(() => ({ ops: 0, errors: 0, ms: 0, latencies: new Latencies(), cpu: {} as Record<string, number>, firstError: undefined as string | undefined }));
   for (let round = 0; round < opts.rounds; round++) {
     const order = cases.map((_, i) => (round % 2 === 0 ? i : cases.length - 1 - i));
     for (const i of order) {
+      const cpuBefore = opts.cpu?.();
       const r = await closedLoop((cases[i] as (typeof cases)[number]).op, { concurrency: opts.concurrency, ms: (opts.seconds * 1000) / opts.rounds });
       const t = totals[i] as (typeof totals)[number];
+      if (cpuBefore) for (const [group, ms] of Object.entries(opts.cpu!())) t.cpu[group] = (t.cpu[group] ?? 0) + ms - (cpuBefore[group] ?? 0);
       t.ops += r.ops;
       t.errors += r.errors;
       t.ms += r.ms;
@@ -193,6 +197,7 @@ export async function measureInterleaved(
       p50Ms: t.latencies.percentile(50),
       p99Ms: t.latencies.percentile(99),
     };
+    if (opts.cpu && t.ops > 0) result.cpuMsPerOp = Object.fromEntries(Object.entries(t.cpu).map(([group, ms]) => [group, ms / t.ops]));
     if (t.firstError !== undefined) result.firstError = t.firstError;
     return result;
   });

@@ -6,6 +6,7 @@ import type { Logger } from './logger.js';
 import type { OwnerOnlyVault } from './vault/owner-only-vault.js';
 import type { OwnerKeys } from './vault/owner-keys.js';
 import type { SignalEventHub } from './events/hub.js';
+import type { SignalInserts } from './services/signal-inserts.js';
 import { authenticate, type AuthUser } from './auth/authenticate.js';
 
 /** Long-lived services shared by every request. */
@@ -18,6 +19,8 @@ export interface AppDeps {
   requestTimeoutMs?: number;
   /** Wakes live feeds when signals change (LISTEN/NOTIFY; connects on first use). Close it on shutdown. */
   events: SignalEventHub;
+  /** Publishing: creates that arrive together are inserted together (group commit). */
+  signalInserts: SignalInserts;
 }
 
 export interface Context {

@@ -6,6 +6,7 @@ import type { Logger } from './logger.js';
 import { OwnerKeys } from './vault/owner-keys.js';
 import { OwnerOnlyVault } from './vault/owner-only-vault.js';
 import { SignalEventHub, type SignalEventHubOptions } from './events/hub.js';
+import { SignalInserts } from './services/signal-inserts.js';
 
 export interface DepsOptions {
   knex: Knex;
@@ -23,5 +24,6 @@ export function createDeps(opts: DepsOptions): AppDeps {
   const ownerKeys = new OwnerKeys(opts.knex, opts.keyring, opts.dataKeyCache);
   const vault = new OwnerOnlyVault(ownerKeys, opts.legacyFernet ?? null, opts.log);
   const events = new SignalEventHub(opts.knex, opts.log, opts.events);
-  return { knex: opts.knex, ownerKeys, vault, log: opts.log, events, ...(opts.requestTimeoutMs ? { requestTimeoutMs: opts.requestTimeoutMs } : {}) };
+  const signalInserts = new SignalInserts({ knex: opts.knex, events });
+  return { knex: opts.knex, ownerKeys, vault, log: opts.log, events, signalInserts, ...(opts.requestTimeoutMs ? { requestTimeoutMs: opts.requestTimeoutMs } : {}) };
 }

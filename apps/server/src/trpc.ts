@@ -41,46 +41,23 @@ export const createCallerFactory = t.createCallerFactory;
 export const mergeRouters = t.mergeRouters;
 
 /** Maps database and vault failures to stable API errors, whatever procedure they come from. */
-const mapErrors = t.middleware(async ({ next }) => {
-  const result = await next();
-  if (!result.ok) {
-    const cause = result.error.cause ?? result.error;
-    const mapped = mapDatabaseError(cause);
-    if (mapped) throw mapped;
-    if (cause instanceof VaultError) {
-      throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: cause.message, cause });
-    }
-  }
+function mapFailure<R extends { ok: boolean; error?: TRPCError }>(result: R): R {
+  if (result.ok) return result;
+  const cause = result.error?.cause ?? result.error;
+  const mapped = mapDatabaseError(cause);
+  if (mapped) throw mapped;
+  if (cause instanceof VaultError) throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: cause.message, cause });
   return result;
-});
-
-/**
- * The request deadline (deps.requestTimeoutMs, counted from the request's arrival when it came over
- * HTTP, see http/deadline.ts): a call still running then is answered TIMEOUT. Its
- * work is abandoned, not undone: the statement timeout stops its queries, and a write it was
- * finishing may still commit (publish with externalId to retry safely).
- */
-const enforceDeadline = t.middleware(async ({ ctx, next }) => {
-  const ms = ctx.deps.requestTimeoutMs;
-  if (!ms) return next();
-  return withDeadline(next(), deadlineOf(ctx) ?? Date.now() + ms, ms);
-});
-
-/** Refuses raw input that could pollute prototypes or exhaust the stack, before zod sees it. */
-const guardRawInput = t.middleware(async ({ getRawInput, next }) => {
-  const problem = rawInputProblem(await getRawInput());
-  if (problem) throw new TRPCError({ code: 'BAD_REQUEST', message: `Invalid input: ${problem}` });
-  return next();
-});
+}
 
 /**
  * Looks the procedure up in the rules table: unknown procedures and wrong roles are refused. The
  * rule goes on in `ctx.rule`, so handlers pass its row rule to the services instead of deciding.
  */
-const enforceRules = t.middleware(({ ctx, path, next }) => {
+function ruleOf(ctx: Context, path: string) {
   const rule = ruleFor(path);
   if (!rule) throw new TRPCError({ code: 'FORBIDDEN', message: `No access rule is defined for ${path}.` });
-  if (rule.roles === 'public') return next({ ctx: { rule } });
+  if (rule.roles === 'public') return rule;
   if (!ctx.user) {
     throw new TRPCError({
       code: 'UNAUTHORIZED',
@@ -90,11 +67,32 @@ const enforceRules = t.middleware(({ ctx, path, next }) => {
   if (!rule.roles.includes(ctx.user.role)) {
     throw new TRPCError({ code: 'FORBIDDEN', message: `The ${ctx.user.role} role may not call ${path}.` });
   }
-  return next({ ctx: { rule } });
+  return rule;
+}
+
+/**
+ * Every procedure, in this order: the rule enforced (use `requireUser` where it names roles), raw
+ * input that could pollute prototypes or exhaust the stack refused before zod sees it, the request
+ * deadline kept, and database and vault failures mapped.
+ *
+ * The deadline is deps.requestTimeoutMs, counted from the request's arrival when it came over HTTP
+ * (see http/deadline.ts): a call still running then is answered TIMEOUT. Its work is abandoned, not
+ * undone: the statement timeout stops its queries, and a write it was finishing may still commit
+ * (publish with externalId to retry safely).
+ *
+ * One middleware rather than four: tRPC copies its options at every middleware, and on a batch of
+ * small calls those copies were the largest single cost of the server (docs/performance.md).
+ */
+const guard = t.middleware(async ({ ctx, path, getRawInput, next }) => {
+  const rule = ruleOf(ctx, path);
+  const problem = rawInputProblem(await getRawInput());
+  if (problem) throw new TRPCError({ code: 'BAD_REQUEST', message: `Invalid input: ${problem}` });
+  const ms = ctx.deps.requestTimeoutMs;
+  const result = next({ ctx: { rule } });
+  return mapFailure(await (ms ? withDeadline(result, deadlineOf(ctx) ?? Date.now() + ms, ms) : result));
 });
 
-/** Every procedure: errors mapped, rules enforced (use `requireUser` where the rule names roles). */
-export const procedure = t.procedure.use(mapErrors).use(enforceDeadline).use(enforceRules).use(guardRawInput);
+export const procedure = t.procedure.use(guard);
 
 /** Narrows ctx.user for procedures whose rule requires a role. */
 export function requireUser(ctx: Context) {

@@ -117,7 +117,9 @@ describe('signals.onChange through @signals/client', () => {
       ]);
       const ids = [...first.events, ...second.events].map((e) => e.id);
       expect(new Set(ids).size).toBe(ids.length);
-      expect(ids.map(BigInt)).toEqual([...ids.map(BigInt)].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)));
+      // Event ids are positions "<transaction>.<event>", delivered in increasing order.
+      const positions = ids.map((id) => id.split('.').map(BigInt) as [bigint, bigint]);
+      expect(positions.every(([tx, n], i) => i === 0 || tx > positions[i - 1]![0] || (tx === positions[i - 1]![0] && n > positions[i - 1]![1]))).toBe(true);
       for (const e of second.events) expect(isOwnerView(e.data.signal)).toBe(false);
 
       // And it stays live after catching up.

@@ -1,13 +1,20 @@
 // Wakes the live feeds (`signals.onChange`) of this process when a signal changes on any replica.
 //
-// The truth is the `signal_events` outbox; this only says "look again". One PostgreSQL connection
-// per process LISTENs on a channel that every write to the outbox NOTIFYs in the same transaction
-// (delivered at commit). A feed that is waiting wakes on a notification, or after `pollIntervalMs`
-// at the latest, so a lost connection delays events but never loses them.
+// The truth is the `signal_events` outbox; this only says "look again". A process that wrote to
+// the outbox calls `announce()` after its commit: its own feeds wake at once, and the other
+// replicas through a NOTIFY that one PostgreSQL connection per process LISTENs for. The NOTIFY is
+// sent after the write, not inside it, and coalesced (one in flight, at most one per
+// `NOTIFY_SPACING_MS`): PostgreSQL serialises the commits of notifying transactions on one global
+// lock, which inside every write would cap the service's write rate. A feed that is waiting wakes
+// on an announcement or a notification, or after `pollIntervalMs` at the latest, so a lost
+// connection or a crash between commit and NOTIFY delays events but never loses them.
+import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Logger } from '../logger.js';
 
 export const SIGNAL_EVENTS_CHANNEL = 'signal_events';
+/** At most one NOTIFY per this many ms per process: the extra latency for other replicas' feeds. */
+const NOTIFY_SPACING_MS = 5;
 
 /** The part of a node-postgres client this needs (knex gives us one outside its pool). */
 interface ListenClient {
@@ -43,6 +50,10 @@ export class SignalEventHub {
   #retryTimer: NodeJS.Timeout | null = null;
   #failures = 0;
   #closed = false;
+  /** Sent as the NOTIFY payload, so this process ignores its own echo (it woke its feeds already). */
+  readonly #instanceId = randomUUID();
+  #notifying: Promise<void> | null = null;
+  #notifyAgain = false;
 
   constructor(knex: Knex, log: Logger, opts: SignalEventHubOptions = {}) {
     this.#knex = knex;
@@ -75,10 +86,39 @@ export class SignalEventHub {
   }
 
   /**
-   * Waits until something may have changed since `generation`: a notification, the poll interval,
-   * the signal aborting or the hub closing, whichever comes first.
+   * Says that this process committed a change to the outbox: wakes its feeds now and, through a
+   * coalesced NOTIFY, those of other replicas. Never throws; a NOTIFY that fails is logged.
    */
-  wait(generation: number, signal?: AbortSignal): Promise<WakeReason> {
+  announce(): void {
+    if (this.#closed) return;
+    this.#wakeAll('changed');
+    if (this.#notifying) {
+      this.#notifyAgain = true;
+      return;
+    }
+    this.#notifying = this.#notifyOthers().finally(() => {
+      this.#notifying = null;
+    });
+  }
+
+  async #notifyOthers(): Promise<void> {
+    try {
+      do {
+        this.#notifyAgain = false;
+        await this.#knex.raw('select pg_notify(?, ?)', [SIGNAL_EVENTS_CHANNEL, this.#instanceId]);
+        if (this.#notifyAgain) await new Promise((resolve) => setTimeout(resolve, NOTIFY_SPACING_MS));
+      } while (this.#notifyAgain && !this.#closed);
+    } catch (err) {
+      this.#log.warn({ err: { name: (err as Error).name, message: (err as Error).message } }, 'signal events: NOTIFY failed; other replicas see the change when they poll');
+    }
+  }
+
+  /**
+   * Waits until something may have changed since `generation`: an announcement or notification,
+   * `timeoutMs` (default: the poll interval), the signal aborting or the hub closing, whichever
+   * comes first.
+   */
+  wait(generation: number, signal?: AbortSignal, timeoutMs = this.#pollIntervalMs): Promise<WakeReason> {
     if (this.#closed) return Promise.resolve('closed');
     if (signal?.aborted) return Promise.resolve('aborted');
     void this.start();
@@ -91,7 +131,7 @@ export class SignalEventHub {
         resolve(reason);
       };
       const onAbort = () => done('aborted');
-      const timer = setTimeout(() => done('timeout'), this.#pollIntervalMs);
+      const timer = setTimeout(() => done('timeout'), Math.min(timeoutMs, this.#pollIntervalMs));
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#waiters.add(done);
     });
@@ -102,6 +142,7 @@ export class SignalEventHub {
     this.#closed = true;
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
     this.#wakeAll('closed');
+    await this.#notifying;
     await this.#starting?.catch(() => undefined);
     await this.#drop();
   }
@@ -117,7 +158,7 @@ export class SignalEventHub {
     try {
       client = await internals.acquireRawConnection();
       client.on('notification', (msg) => {
-        if (msg.channel === SIGNAL_EVENTS_CHANNEL) this.#wakeAll('changed');
+        if (msg.channel === SIGNAL_EVENTS_CHANNEL && msg.payload !== this.#instanceId) this.#wakeAll('changed');
       });
       const lost = (err?: Error) => {
         if (this.#client !== client) return;

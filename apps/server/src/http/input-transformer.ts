@@ -1,5 +1,5 @@
 // superjson, with the raw input checked before superjson copies it. The copy silently drops
-// `__proto__` keys, so the check in trpc.ts (guardRawInput) can no longer see them afterwards;
+// `__proto__` keys, so the check in trpc.ts (the `guard` middleware) can no longer see them afterwards;
 // here they, and input nested too deep, are refused with a 400 that says so.
 import { TRPCError } from '@trpc/server';
 import superjson from 'superjson';

@@ -3,12 +3,10 @@ import { procedure, requireUser, router } from '../trpc.js';
 import { createSignalInput, listSignalsInput, ownerSignalView, signalId, signalListOutput, signalView, updateSignalInput } from '../schemas/signal.js';
 import { createSignal, getSignal, listSignals, transitionSignal, updateSignal } from '../services/signals.js';
 import { signalFeed } from '../services/signal-events.js';
-import { signalChange, trackedEvents } from '../schemas/live.js';
+import { eventIdInput, signalChange, trackedEvents } from '../schemas/live.js';
 
 const byIdInput = z.object({ id: signalId });
 
-/** An event id from `signals.onChange` (the outbox's bigserial, as text). */
-const eventId = z.string().regex(/^(0|[1-9]\d{0,17})$/, 'must be an event id from signals.onChange');
 
 export const signalsRouter = router({
   create: procedure
@@ -38,11 +36,11 @@ export const signalsRouter = router({
   /**
    * Live changes over server-sent events: new signals and status changes of the caller's own
    * signals (owner view) and of the owners they subscribe to (public view), each as
-   * `{ id: <event id>, data: { kind, signal } }`. Reconnecting with `lastEventId` (the client
+   * `{ id: <event position>, data: { kind, signal } }`. Reconnecting with `lastEventId` (the client
    * does this by itself) delivers what was missed, once.
    */
   onChange: procedure
-    .input(z.object({ lastEventId: eventId.nullish() }).optional())
+    .input(z.object({ lastEventId: eventIdInput.nullish() }).optional())
     .output(trackedEvents(signalChange))
     .subscription(async function* ({ ctx, input, signal }) {
       yield* signalFeed(ctx.deps, requireUser(ctx), { rows: ctx.rule.rows, lastEventId: input?.lastEventId ?? null, signal });

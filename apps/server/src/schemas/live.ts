@@ -5,6 +5,12 @@ import { isTrackedEnvelope, tracked, type TrackedEnvelope } from '@trpc/server';
 import { z } from 'zod';
 import { signalView } from './signal.js';
 
+/**
+ * What `signals.onChange` accepts as lastEventId: an event position "<tx_id>.<id>" it sent, or a
+ * plain event id from before positions existed.
+ */
+export const eventIdInput = z.string().regex(/^(0|[1-9]\d{0,19})(\.(0|[1-9]\d{0,18}))?$/, 'must be an event id from signals.onChange');
+
 export const signalChangeKind = z.enum(['created', 'updated', 'closed', 'cancelled']);
 
 /** What happened, and the signal as it is now: the owner view for its owner, else the public view. */

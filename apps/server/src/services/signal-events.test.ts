@@ -8,6 +8,9 @@ import { createDeps } from '../deps.js';
 import { listen, type RunningServer } from '../server.js';
 import { SIGNAL_EVENTS_CHANNEL } from '../events/hub.js';
 import { revokeToken } from './users.js';
+import { comparePositions, parseEventId, type EventPosition } from './event-position.js';
+import { writeSignalsWithEvents } from './signal-events.js';
+import { SIGNAL_COLUMNS } from './signal-rows.js';
 
 const CANARY = `CANARY-${crypto.randomUUID()}`;
 
@@ -38,6 +41,15 @@ interface NotificationClient {
   on(event: 'notification', listener: (msg: { payload?: string }) => void): unknown;
 }
 
+const position = (eventId: string) => parseEventId(eventId) as EventPosition;
+const ascending = (eventIds: string[]) => eventIds.every((id, i) => i === 0 || comparePositions(position(eventIds[i - 1]!), position(id)) < 0);
+
+/** The position of the newest event, as a client would resume from it. */
+async function latestPosition(): Promise<string> {
+  const { rows } = (await h.knex.raw(`select tx_id::text || '.' || id as position from signal_events order by tx_id desc, id desc limit 1`)) as { rows: { position: string }[] };
+  return rows[0]!.position;
+}
+
 async function eventsOf(signalId: string) {
   return (await h.knex('signal_events').where('signal_id', signalId).orderBy('id').select('kind', 'owner_id as ownerId')) as { kind: string; ownerId: string }[];
 }
@@ -59,7 +71,7 @@ describe('the signal_events outbox', () => {
     expect((await eventsOf(b.id)).map((e) => e.kind)).toEqual(['created', 'cancelled']);
   });
 
-  it('notifies the id, signal id and kind only: never payload contents', async () => {
+  it('tells other replicas only that something changed: no ids, no kinds, never payload contents', async () => {
     // A plain connection of our own, outside the pool (what the hub does too).
     const client = h.knex.client as unknown as { acquireRawConnection(): Promise<NotificationClient>; destroyRawConnection(c: NotificationClient): Promise<void> };
     const listener = await client.acquireRawConnection();
@@ -69,14 +81,29 @@ describe('the signal_events outbox', () => {
       await listener.query(`LISTEN ${SIGNAL_EVENTS_CHANNEL}`);
       const s = await publish();
       await h.caller(owner).signals.close({ id: s.id });
-      for (let i = 0; i < 200 && payloads.length < 2; i++) await sleep(10);
-      expect(payloads.map((p) => JSON.parse(p) as unknown)).toEqual([
-        { id: expect.stringMatching(/^\d+$/), signalId: s.id, kind: 'created' },
-        { id: expect.stringMatching(/^\d+$/), signalId: s.id, kind: 'closed' },
-      ]);
+      for (let i = 0; i < 200 && payloads.length < 1; i++) await sleep(10);
+      expect(payloads.length).toBeGreaterThan(0);
+      // The sending process's instance id, so that it can ignore its own echo.
+      for (const p of payloads) expect(p).toMatch(/^[0-9a-f-]{36}$/);
+      expect(payloads.join('')).not.toContain(s.id);
       expect(payloads.join('')).not.toContain(CANARY);
     } finally {
       await client.destroyRawConnection(listener);
+    }
+  });
+
+  it('does not make writers wait for each other: a create commits while another event’s transaction is open', async () => {
+    const a = await publish();
+    const trx = await h.knex.transaction();
+    try {
+      // A signal write with its event, the way the services write, in a transaction left open…
+      const update = trx('signals').update({ updated_at: new Date() }).where('id', a.id).returning(SIGNAL_COLUMNS);
+      expect(await writeSignalsWithEvents({ ...h.deps, knex: trx }, update, 'updated')).toMatchObject([{ id: a.id }]);
+      // …does not hold up another writer (one lock for the whole outbox would).
+      const created = await Promise.race([publish(), sleep(3_000).then(() => null)]);
+      expect(created).not.toBeNull();
+    } finally {
+      await trx.rollback();
     }
   });
 });
@@ -96,8 +123,7 @@ describe('signals.onChange over SSE', () => {
 
       expect(mine(feeds.owner).map((e) => e.data.kind)).toEqual(['created', 'updated', 'closed']);
       expect(mine(feeds.follower).map((e) => e.data.kind)).toEqual(['created', 'updated', 'closed']);
-      const ownerIds = mine(feeds.owner).map((e) => BigInt(e.id));
-      expect([...ownerIds].sort((x, y) => (x < y ? -1 : 1))).toEqual(ownerIds);
+      expect(ascending(mine(feeds.owner).map((e) => e.id))).toBe(true);
       expect(mine(feeds.follower).map((e) => e.id)).toEqual(mine(feeds.owner).map((e) => e.id));
       for (const e of mine(feeds.owner)) expect(e.data.signal).toMatchObject({ ownerOnly: { stopLoss: '1900', notes: CANARY }, ownerOnlyState: 'present' });
       for (const e of mine(feeds.follower)) {
@@ -164,15 +190,61 @@ describe('signals.onChange over SSE', () => {
       await sleep(300);
       expect(feed.events).toHaveLength(expected);
       expect(new Set(feed.events.map((e) => `${e.data.signal.id}:${e.data.kind}`)).size).toBe(expected);
-      const ids = feed.events.map((e) => BigInt(e.id));
-      expect(ids.every((id, i) => i === 0 || id > ids[i - 1]!)).toBe(true);
+      expect(ascending(feed.events.map((e) => e.id))).toBe(true);
+    } finally {
+      feed.close();
+    }
+  });
+
+  it('holds back what commits behind an open older transaction, then delivers both in order, soon and once', async () => {
+    // A replica that polls once a minute: what arrives here in time arrives by its own retries.
+    const depsD = createDeps({ knex: h.knex, keyring: h.keyring, log: h.deps.log, events: { pollIntervalMs: 60_000 } });
+    const replicaD = await listen(depsD);
+    const feed = openFeed(replicaD.url, follower.token);
+    const a = await publish();
+    const older = await h.knex.transaction();
+    try {
+      await feed.until(() => feed.raw().includes('event: connected'), 'connected');
+      await sleep(100);
+      // The older transaction records an event first; a newer one commits while it is open.
+      await older('signal_events').insert({ signal_id: a.id, owner_id: owner.id, kind: 'updated' });
+      const newer = await publish();
+      await sleep(300);
+      // Delivering the newer event now would move the cursor past the older one, and lose it.
+      expect(feed.events.filter((e) => e.data.signal.id === newer.id)).toEqual([]);
+      await older.commit();
+      await feed.until(() => feed.events.some((e) => e.data.signal.id === newer.id), 'the held-back event', 3_000);
+      await sleep(200);
+      const mine = feed.events.filter((e) => [a.id, newer.id].includes(e.data.signal.id));
+      expect(mine.map((e) => [e.data.signal.id, e.data.kind])).toEqual([
+        [a.id, 'updated'],
+        [newer.id, 'created'],
+      ]);
+      expect(ascending(feed.events.map((e) => e.id))).toBe(true);
+    } finally {
+      if (!older.isCompleted()) await older.rollback();
+      feed.close();
+      await replicaD.close();
+      await depsD.events.close();
+    }
+  });
+
+  it('resumes from a plain event id given before positions existed', async () => {
+    const lastPlainId = String((await h.knex('signal_events').max({ id: 'id' }).first())!.id);
+    const after = await publish();
+    const feed = openFeed(url, follower.token, { lastEventId: lastPlainId });
+    try {
+      await feed.until(() => feed.events.some((e) => e.data.signal.id === after.id), 'the event after it');
+      await sleep(200);
+      expect(feed.events.map((e) => e.data.signal.id)).toEqual([after.id]);
+      expect(feed.events[0]!.id).toMatch(/^\d+\.\d+$/);
     } finally {
       feed.close();
     }
   });
 
   it('resumes across more than one batch, in order, between other owners’ events', async () => {
-    const lastEventId = String((await h.knex('signal_events').max({ id: 'id' }).first())!.id);
+    const lastEventId = await latestPosition();
     const missed: string[] = [];
     for (let i = 0; i < 130; i++) {
       missed.push((await publish()).id);
@@ -299,15 +371,17 @@ describe('signals.onChange over SSE', () => {
     } finally {
       bad.close();
     }
-    const future = openFeed(url, follower.token, { lastEventId: '999999999999' });
-    try {
-      await future.until(() => future.raw().includes('event: connected'), 'connected');
-      await sleep(100);
-      const s = await publish();
-      await future.until(() => future.events.some((e) => e.data.signal.id === s.id), 'the new event');
-      expect(future.events).toHaveLength(1);
-    } finally {
-      future.close();
+    for (const lastEventId of ['999999999999999.1', '999999999999']) {
+      const future = openFeed(url, follower.token, { lastEventId });
+      try {
+        await future.until(() => future.raw().includes('event: connected'), 'connected');
+        await sleep(100);
+        const s = await publish();
+        await future.until(() => future.events.some((e) => e.data.signal.id === s.id), 'the new event');
+        expect(future.events).toHaveLength(1);
+      } finally {
+        future.close();
+      }
     }
   });
 

@@ -10,7 +10,7 @@ import { checkSignalRow, type RowRule, type SignalRowRule } from '../access/rule
 import { OWNER_ONLY_MAX_BYTES, type CreateSignalInput, type listSignalsInput, type updateSignalInput } from '../schemas/signal.js';
 import { findSignal, isSubscribed, SIGNAL_COLUMNS, signalColumns, signalsTable, type SignalRow } from './signal-rows.js';
 import { toOwnerView, toPublicView, toViewFor } from './signal-views.js';
-import { recordSignalEvent, type SignalEventKind } from './signal-events.js';
+import { writeSignalsWithEvents, type SignalEventKind } from './signal-events.js';
 
 type ListInput = z.output<typeof listSignalsInput>;
 type UpdateInput = z.output<typeof updateSignalInput>;
@@ -27,25 +27,16 @@ export async function createSignal(deps: AppDeps, owner: AuthUser, input: Create
   assertOwnerOnlySize(input.ownerOnly);
   const id = randomUUID();
   const ownerOnlyPayload = input.ownerOnly ? await deps.vault.seal({ signalId: id, ownerId: owner.id }, input.ownerOnly) : null;
-  const inserted = await deps.knex.transaction(async (trx) => {
-    const [created] = (await signalsTable(trx)
-      .insert({
-        id,
-        owner_id: owner.id,
-        instrument: input.instrument,
-        side: input.side,
-        entry_price: input.entryPrice,
-        payload: JSON.stringify(input.payload ?? {}),
-        owner_only_payload: ownerOnlyPayload,
-        external_id: input.externalId ?? null,
-        expires_at: input.expiresAt ?? null,
-      } as never)
-      // Idempotent publishing: the same externalId from the same owner yields the first signal.
-      .onConflict(['owner_id', 'external_id'])
-      .ignore()
-      .returning(SIGNAL_COLUMNS)) as SignalRow[];
-    if (created) await recordSignalEvent(trx, { signalId: created.id, ownerId: owner.id, kind: 'created' });
-    return created;
+  const inserted = await deps.signalInserts.insert({
+    id,
+    owner_id: owner.id,
+    instrument: input.instrument,
+    side: input.side,
+    entry_price: input.entryPrice,
+    payload: JSON.stringify(input.payload ?? {}),
+    owner_only_payload: ownerOnlyPayload,
+    external_id: input.externalId ?? null,
+    expires_at: input.expiresAt ?? null,
   });
   const row =
     inserted ??
@@ -181,14 +172,11 @@ async function applyVersioned(
   kind: SignalEventKind,
   extraWhere: Record<string, unknown> = {},
 ) {
-  const row = await deps.knex.transaction(async (trx) => {
-    const [updated] = (await signalsTable(trx)
-      .update(changes as never)
-      .where({ id: current.id, owner_id: owner.id, version: expectedVersion, ...extraWhere })
-      .returning(SIGNAL_COLUMNS)) as SignalRow[];
-    if (updated) await recordSignalEvent(trx, { signalId: updated.id, ownerId: owner.id, kind });
-    return updated;
-  });
+  const update = signalsTable(deps.knex)
+    .update(changes as never)
+    .where({ id: current.id, owner_id: owner.id, version: expectedVersion, ...extraWhere })
+    .returning(SIGNAL_COLUMNS);
+  const [row] = await writeSignalsWithEvents(deps, update, kind);
   if (!row) {
     throw new TRPCError({ code: 'CONFLICT', message: `The signal changed since version ${expectedVersion}; read it again and retry.` });
   }
