@@ -77,8 +77,12 @@ export const listSignalsInput = z
   })
   .default({ limit: 50 });
 
-/** Whether the owner-only payload exists, and whether it is still readable (see crypto-shredding). */
-export const ownerOnlyState = z.enum(['absent', 'present', 'destroyed']);
+/**
+ * Whether the owner-only payload exists, and whether it is still readable: `destroyed` after
+ * crypto-shredding; `unreadable` in lists and live events when it failed to open (tampered,
+ * misplaced, key missing), where `signals.byId` fails with the reason instead.
+ */
+export const ownerOnlyState = z.enum(['absent', 'present', 'destroyed', 'unreadable']);
 
 const publicFields = {
   id: z.string(),

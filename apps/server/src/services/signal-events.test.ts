@@ -229,6 +229,28 @@ describe('signals.onChange over SSE', () => {
     }
   });
 
+  it('keeps an owner’s feed going past a payload that does not open: that event says unreadable', async () => {
+    const feed = openFeed(url, owner.token);
+    try {
+      await feed.until(() => feed.raw().includes('event: connected'), 'connected');
+      await sleep(100);
+      const [a, b] = [await publish(), await publish()];
+      // b's sealed value moved into a's row: bound to b's id, it must not open there.
+      const bSealed = (await h.knex('signals').where('id', b.id).first('owner_only_payload')).owner_only_payload as string;
+      await h.knex('signals').where('id', a.id).update({ owner_only_payload: bSealed });
+      // A change of a, recorded the way the services record one.
+      await writeSignalsWithEvents(h.deps, h.knex('signals').update({ entry_price: '1930' }).where('id', a.id).returning(SIGNAL_COLUMNS), 'updated');
+      const after = await publish();
+      await feed.until(() => feed.events.some((e) => e.data.signal.id === after.id), 'the event after the unreadable one');
+      const ofA = feed.events.filter((e) => e.data.signal.id === a.id).map((e) => [e.data.kind, e.data.signal]);
+      expect(ofA.at(-1)).toEqual(['updated', expect.objectContaining({ ownerOnly: null, ownerOnlyState: 'unreadable' })]);
+      expect(feed.error).toBeNull();
+      expect(feed.connections).toBe(1);
+    } finally {
+      feed.close();
+    }
+  });
+
   it('resumes from a plain event id given before positions existed', async () => {
     const lastPlainId = String((await h.knex('signal_events').max({ id: 'id' }).first())!.id);
     const after = await publish();

@@ -22,7 +22,7 @@ import { mapDatabaseError } from '../http/database-errors.js';
 import type { SignalChange } from '../schemas/live.js';
 import type { SignalEventHub } from '../events/hub.js';
 import { signalColumns, type SignalRow } from './signal-rows.js';
-import { toOwnerView, toPublicView } from './signal-views.js';
+import { toOwnerViewOrUnreadable, toPublicView } from './signal-views.js';
 import { comparePositions, formatPosition, parseEventId, startOfTransaction, type EventPosition } from './event-position.js';
 
 export type SignalEventKind = SignalChange['kind'];
@@ -144,7 +144,7 @@ export async function* signalFeed(deps: AppDeps, viewer: AuthUser, opts: FeedOpt
           cursor = { txId: BigInt(txId), id: BigInt(eventId) };
           const decision = checkSignalRow(rows, { viewer, signalOwnerId: row.ownerId, subscribed });
           if (!decision.allowed) continue;
-          const view = decision.view === 'owner' ? await toOwnerView(deps.vault, viewer, row) : toPublicView(row);
+          const view = decision.view === 'owner' ? await toOwnerViewOrUnreadable(deps.vault, viewer, row) : toPublicView(row);
           const change: SignalChange = { kind, signal: view };
           yield tracked(formatPosition(cursor), change);
         }

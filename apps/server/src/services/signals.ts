@@ -9,7 +9,7 @@ import type { AuthUser } from '../auth/authenticate.js';
 import { checkSignalRow, type RowRule, type SignalRowRule } from '../access/rules.js';
 import { OWNER_ONLY_MAX_BYTES, type CreateSignalInput, type listSignalsInput, type updateSignalInput } from '../schemas/signal.js';
 import { findSignal, isSubscribed, SIGNAL_COLUMNS, signalColumns, signalsTable, type SignalRow } from './signal-rows.js';
-import { toOwnerView, toPublicView, toViewFor } from './signal-views.js';
+import { ownerViewOf, toListViewFor, toOwnerView, toPublicView } from './signal-views.js';
 import { writeSignalsWithEvents, type SignalEventKind } from './signal-events.js';
 
 type ListInput = z.output<typeof listSignalsInput>;
@@ -38,9 +38,10 @@ export async function createSignal(deps: AppDeps, owner: AuthUser, input: Create
     external_id: input.externalId ?? null,
     expires_at: input.expiresAt ?? null,
   });
-  const row =
-    inserted ??
-    ((await signalsTable(deps.knex).select(SIGNAL_COLUMNS).where({ owner_id: owner.id, external_id: input.externalId }).first()) as SignalRow | undefined);
+  // Just written: the payload is the one sealed a moment ago, with no need to open it again.
+  if (inserted) return ownerViewOf(inserted, input.ownerOnly ? { state: 'present', value: input.ownerOnly } : { state: 'absent', value: null });
+  // Published before under this externalId: the signal as stored.
+  const row = (await signalsTable(deps.knex).select(SIGNAL_COLUMNS).where({ owner_id: owner.id, external_id: input.externalId }).first()) as SignalRow | undefined;
   if (!row) throw new TRPCError({ code: 'CONFLICT', message: 'The signal could not be published; retry the request.' });
   return toOwnerView(deps.vault, owner, row);
 }
@@ -115,7 +116,7 @@ export async function listSignals(deps: AppDeps, viewer: AuthUser, input: ListIn
     if (viewer.role === 'owner' && !input.ownerId) query.where('s.owner_id', viewer.id);
   }
   const { page, nextCursor } = await keysetPage(query, 's', input, 'signals.list');
-  const items = await Promise.all(page.map((row) => toViewFor(deps.vault, viewer, row)));
+  const items = await Promise.all(page.map((row) => toListViewFor(deps.vault, viewer, row)));
   return { items, nextCursor };
 }
 
