@@ -18,7 +18,7 @@ import { addSubscription, createUser } from '@signals/server';
 import { createSignalsClient, type SignalsClient } from '@signals/client';
 import { makePayload } from '../bench-crypto.js';
 import { exited, report, spawnTs } from './child.js';
-import { cpuSampler } from './cpu.js';
+import { cpuMeter } from './cpu.js';
 import { fmtInt, fmtMs, measureInterleaved, pg, ratio, type BenchPostgres, type CaseResult, type PartReport, type PgPool, type Ratio } from './common.js';
 
 export const SEALED_CREATE_RATIO_TARGET = 0.9;
@@ -181,7 +181,8 @@ export async function runApi(opts: { quick: boolean; postgres: BenchPostgres; cp
     const only = process.env.BENCH_API_ONLY ? new RegExp(process.env.BENCH_API_ONLY) : null;
     const onlyConcurrency = process.env.BENCH_API_CONCURRENCY ? Number(process.env.BENCH_API_CONCURRENCY) : null;
     const results: CaseResult[] = [];
-    const cpu = cpuSampler(server.pid);
+    const { rows: backend } = await raw.query<{ pid: number }>('select pg_backend_pid() as pid');
+    const cpu = cpuMeter(server.pid, backend[0]?.pid ?? null);
     for (const group of groups) {
       const cases = only ? group.cases.filter((c) => only.test(c.name)) : group.cases;
       if (cases.length === 0) continue;

@@ -7,6 +7,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { createKnex, migrateLatest, startThrowawayPostgres, type Knex, type ThrowawayPostgres } from '@signals/db';
 import { withDatabase } from '@signals/db/testing';
+import type { CpuMeter } from './cpu.js';
 
 // --- reports ----------------------------------------------------------------------------------
 
@@ -167,17 +168,17 @@ export interface CaseResult {
  */
 export async function measureInterleaved(
   cases: ReadonlyArray<{ name: string; op: (worker: number) => Promise<unknown> }>,
-  opts: { concurrency: number; seconds: number; warmupSeconds: number; rounds: number; cpu?: (() => Record<string, number>) | null },
+  opts: { concurrency: number; seconds: number; warmupSeconds: number; rounds: number; cpu?: CpuMeter | null },
 ): Promise<CaseResult[]> {
   for (const c of cases) await closedLoop(c.op, { concurrency: opts.concurrency, ms: opts.warmupSeconds * 1000 });
   const totals = cases.map(() => ({ ops: 0, errors: 0, ms: 0, latencies: new Latencies(), cpu: {} as Record<string, number>, firstError: undefined as string | undefined }));
   for (let round = 0; round < opts.rounds; round++) {
     const order = cases.map((_, i) => (round % 2 === 0 ? i : cases.length - 1 - i));
     for (const i of order) {
-      const cpuBefore = opts.cpu?.();
+      const cpuUsed = opts.cpu?.();
       const r = await closedLoop((cases[i] as (typeof cases)[number]).op, { concurrency: opts.concurrency, ms: (opts.seconds * 1000) / opts.rounds });
       const t = totals[i] as (typeof totals)[number];
-      if (cpuBefore) for (const [group, ms] of Object.entries(opts.cpu!())) t.cpu[group] = (t.cpu[group] ?? 0) + ms - (cpuBefore[group] ?? 0);
+      if (cpuUsed) for (const [group, ms] of Object.entries(cpuUsed())) t.cpu[group] = (t.cpu[group] ?? 0) + ms;
       t.ops += r.ops;
       t.errors += r.errors;
       t.ms += r.ms;

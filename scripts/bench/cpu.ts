@@ -2,44 +2,54 @@
 // say where the time of a call goes: the server, this load generator, or PostgreSQL.
 import { readdirSync, readFileSync } from 'node:fs';
 
-/** Cumulative CPU ms (user + system) per named group of processes. */
-export type CpuSample = Record<string, number>;
+/** Starts measuring; the function returned gives the CPU ms used since, per group of processes. */
+export type CpuMeter = () => () => Record<string, number>;
 
 const TICK_MS = 10; // USER_HZ is 100 on Linux
 
-function cpuMsOf(pid: string | number): number {
+/** [ppid, CPU ms (user + system)] of a process, or null once it is gone. */
+function statOf(pid: string | number): [number, number] | null {
   try {
-    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    // Fields after the command name (which may hold spaces): ppid is the 2nd, utime and stime the 12th and 13th.
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
-  } catch {
-    return 0; // gone meanwhile
-  }
-}
-
-/** Sum over every process called `postgres` (its backends come and go with connections). */
-function postgresCpuMs(): number {
-  let total = 0;
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trimEnd() === 'postgres') total += cpuMsOf(pid);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return total;
-}
-
-/**
- * A sampler of the server's process, this process and PostgreSQL's, or null where /proc is not
- * there. PostgreSQL counts only when it runs on this machine (a remote DATABASE_URL shows ~0).
- */
-export function cpuSampler(serverPid: number): (() => CpuSample) | null {
-  try {
-    readFileSync(`/proc/${process.pid}/stat`);
+    return [Number(fields[1]), (Number(fields[11]) + Number(fields[12])) * TICK_MS];
   } catch {
     return null;
   }
-  return () => ({ server: cpuMsOf(serverPid), client: cpuMsOf(process.pid), postgres: postgresCpuMs() });
+}
+
+/** CPU ms per pid of the postmaster and its children (backends come and go with connections). */
+function clusterCpu(postmasterPid: number): Map<number, number> {
+  const cpu = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = statOf(entry);
+    if (stat && (Number(entry) === postmasterPid || stat[0] === postmasterPid)) cpu.set(Number(entry), stat[1]);
+  }
+  return cpu;
+}
+
+/**
+ * A meter of the server's process, this process and PostgreSQL's (the postmaster of
+ * `backendPid`, and its children), or null where /proc is not there. PostgreSQL counts only when
+ * its backend is visible here (not for a remote DATABASE_URL). A backend that exits during a case
+ * takes the CPU it used in that case with it: the pools keep theirs open, so few do.
+ */
+export function cpuMeter(serverPid: number, backendPid: number | null): CpuMeter | null {
+  if (!statOf(process.pid)) return null;
+  const postmaster = backendPid === null ? null : (statOf(backendPid)?.[0] ?? null);
+  return () => {
+    const server = statOf(serverPid)?.[1] ?? 0;
+    const client = statOf(process.pid)?.[1] ?? 0;
+    const pgBefore = postmaster === null ? null : clusterCpu(postmaster);
+    return () => {
+      const used: Record<string, number> = { server: (statOf(serverPid)?.[1] ?? 0) - server, client: (statOf(process.pid)?.[1] ?? 0) - client };
+      if (pgBefore && postmaster !== null) {
+        let postgres = 0;
+        for (const [pid, ms] of clusterCpu(postmaster)) postgres += ms - (pgBefore.get(pid) ?? 0);
+        used.postgres = postgres;
+      }
+      return used;
+    };
+  };
 }
