@@ -167,8 +167,12 @@ describe('the owner-only canary', () => {
     const sealed = (await h.knex('signals').where('id', ids[3]).first('owner_only_payload')).owner_only_payload as string;
     await h.knex('signals').where('id', ids[3]).update({ owner_only_payload: sealed.slice(0, -2) + (sealed.endsWith('AA') ? 'BA' : 'AA') });
     cases.push(['tampered at rest', await callTrpc(url, 'signals.byId', { type: 'query', token: alice.token, input: { id: ids[3] } })]);
-    cases.push(['tampered, in a list', await callTrpc(url, 'signals.list', { type: 'query', token: alice.token, input: {} })]);
+    // In a list the page still answers: that item says `unreadable`, and carries nothing of it.
+    const list = await callTrpc(url, 'signals.list', { type: 'query', token: alice.token, input: {} });
     await h.knex('signals').where('id', ids[3]).update({ owner_only_payload: sealed });
+    expect(list.status, list.text.slice(0, 300)).toBe(200);
+    const tampered = trpcData<{ items: { id: string; ownerOnly: unknown; ownerOnlyState: string }[] }>(list).items.find((i) => i.id === ids[3]);
+    expect(tampered).toMatchObject({ ownerOnly: null, ownerOnlyState: 'unreadable' });
 
     for (const [what, response] of cases) {
       expect(response.status, `${what}: ${response.text.slice(0, 300)}`).toBeGreaterThanOrEqual(400);
