@@ -1,5 +1,6 @@
 // The CLI's command tree. Each command has --help, and --json for one line of output.
 import { Command } from 'commander';
+import { registerEvents } from './commands/events.js';
 import { registerKeys } from './commands/keys.js';
 import { registerOwners } from './commands/owners.js';
 import { registerPayloads } from './commands/payloads.js';
@@ -9,7 +10,7 @@ import { registerUsers } from './commands/users.js';
 
 export function buildProgram(): Command {
   const program = new Command('signals')
-    .description('Operate the signals service: keys, users, tokens, subscriptions, payload jobs.\nUses DATABASE_URL, or the embedded PostgreSQL under .data/ when it is unset.')
+    .description('Operate the signals service: keys, users, tokens, subscriptions, payload jobs, live-update events.\nUses DATABASE_URL, or the embedded PostgreSQL under .data/ when it is unset.')
     .option('--json', 'print one line of machine-readable JSON')
     .showHelpAfterError('(add --help for usage)');
   registerKeys(program);
@@ -18,5 +19,6 @@ export function buildProgram(): Command {
   registerSubscriptions(program);
   registerPayloads(program);
   registerOwners(program);
+  registerEvents(program);
   return program;
 }
