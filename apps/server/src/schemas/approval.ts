@@ -3,6 +3,7 @@
 // no view.
 import { z } from 'zod';
 import { publicSignalView, signalId } from './signal.js';
+import { wellFormedText } from './json.js';
 
 export const REASON_MAX_CHARS = 500;
 
@@ -21,7 +22,7 @@ export const pendingOutput = z.object({ items: z.array(publicSignalView), nextCu
 export const decideInput = z.object({
   signalId,
   decision: decisionInput,
-  reason: z.string().trim().min(1).max(REASON_MAX_CHARS).optional(),
+  reason: wellFormedText.trim().min(1).max(REASON_MAX_CHARS).optional(),
 });
 
 export const ownDecisionView = z.object({

@@ -29,7 +29,48 @@ export function rawInputProblem(raw: unknown, maxDepth = MAX_DEPTH + 2): string 
   return null;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Well-formed text. A lone UTF-16 surrogate (U+D800-U+DFFF without its pair) has no UTF-8 form: on
+// its way to a text column the UTF-8 encoder silently puts U+FFFD in its place, and jsonb refuses
+// its \u escape (sealed owner-only JSON would keep it escaped). One rule for all of them: input
+// schemas refuse it before the database, with a field error, in every string that is stored.
+
+const NOT_WELL_FORMED = 'must be well-formed Unicode text (a lone UTF-16 surrogate cannot be stored)';
+const KEY_NOT_WELL_FORMED = `key ${NOT_WELL_FORMED}`;
+
+/** No lone UTF-16 surrogate in `text`. String.prototype.isWellFormed: ES2024, Node 20+ (native, one pass). */
+export function isWellFormed(text: string): boolean {
+  return (text as string & { isWellFormed(): boolean }).isWellFormed();
+}
+
+/** A string that can be stored as it came: chain limits on it (`wellFormedText.max(200)`). */
+export const wellFormedText = z.string().refine(isWellFormed, { message: NOT_WELL_FORMED });
+
+/**
+ * For `.superRefine` on objects whose keys are stored (records, catchalls): one issue per key with a
+ * lone surrogate, at that key's path. Not a key schema: a record's invalid key aborts it, so inside
+ * the JSON union it would surface as a bare "Invalid input" one level up instead of this message.
+ */
+export function wellFormedKeys(value: object, ctx: z.RefinementCtx): void {
+  for (const key of Object.keys(value)) {
+    if (!isWellFormed(key)) ctx.addIssue({ code: 'custom', message: KEY_NOT_WELL_FORMED, input: key, path: [key] });
+  }
+}
+
+/**
+ * Any JSON value, as stored data may hold it: for views (output). Payloads sealed before input was
+ * checked for lone surrogates (or legacy Fernet ones) may contain them and must still be shown.
+ */
 export const jsonValue: z.ZodType<Json> = z.json() as z.ZodType<Json>;
 
-/** A JSON object with string keys. */
-export const jsonObject = z.record(z.string().max(200), jsonValue);
+/**
+ * Any JSON value accepted as input: z.json()'s shape, with every string and key (at any depth)
+ * well-formed. The check rides on zod's own walk of the value (one native pass per string), so the
+ * value is walked once.
+ */
+export const jsonInputValue: z.ZodType<Json> = z.lazy(() =>
+  z.union([wellFormedText, z.number(), z.boolean(), z.null(), z.array(jsonInputValue), z.record(z.string(), jsonInputValue).superRefine(wellFormedKeys)]),
+);
+
+/** A JSON object with string keys, as input. */
+export const jsonObject = z.record(z.string().max(200), jsonInputValue).superRefine(wellFormedKeys);

@@ -1,7 +1,7 @@
 // The signal's API shapes. The public view has no owner-only field at all: parsing a row through it
 // strips the field, so redaction holds by construction.
 import { z } from 'zod';
-import { jsonObject, jsonValue } from './json.js';
+import { jsonInputValue, jsonObject, jsonValue, wellFormedKeys, wellFormedText } from './json.js';
 
 export const OWNER_ONLY_MAX_BYTES = 16 * 1024;
 
@@ -18,15 +18,19 @@ export const instrument = z
 export const signalSide = z.enum(['buy', 'sell']);
 export const signalStatus = z.enum(['open', 'closed', 'cancelled']);
 
-/** What only the owner sees. Known fields are typed; any other JSON the owner keeps is allowed. */
+/**
+ * What only the owner sees. Known fields are typed; any other JSON the owner keeps is allowed. Its
+ * text and keys must be well-formed, as in every stored string (see json.ts).
+ */
 export const ownerOnlyInput = z
   .object({
     stopLoss: decimalString.optional(),
     takeProfit: decimalString.optional(),
-    strategy: z.string().max(200).optional(),
-    notes: z.string().max(16_000).optional(),
+    strategy: wellFormedText.max(200).optional(),
+    notes: wellFormedText.max(16_000).optional(),
   })
-  .catchall(jsonValue);
+  .catchall(jsonInputValue)
+  .superRefine(wellFormedKeys);
 
 export const ownerOnlyValue = z.object({
   stopLoss: z.string().optional(),

@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import { wellFormedText } from './json.js';
 
 export const role = z.enum(['admin', 'owner', 'subscriber']);
 export const userId = z.uuid();
-export const userName = z.string().trim().min(1).max(100);
+export const userName = wellFormedText.trim().min(1).max(100);
 
 export const userView = z.object({
   id: z.string(),
@@ -13,6 +14,6 @@ export const userView = z.object({
 });
 export type UserView = z.infer<typeof userView>;
 
-export const tokenLabel = z.string().trim().min(1).max(100);
+export const tokenLabel = wellFormedText.trim().min(1).max(100);
 
 export const subscriptionView = z.object({ ownerId: z.string(), subscriberId: z.string(), createdAt: z.date() });

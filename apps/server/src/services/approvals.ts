@@ -32,16 +32,35 @@ function notOpen(row: Pick<SignalRow, 'id' | 'status'>): TRPCError {
   return new TRPCError({ code: 'PRECONDITION_FAILED', message: `Signal ${row.id} ${why}; decisions are closed.` });
 }
 
-/** The caller's undecided open signals from owners they subscribe to, newest first, public view. */
+/**
+ * The caller's undecided open signals from owners they subscribe to, newest first, public view.
+ *
+ * Each followed owner's newest pending page is read through the partial index on open signals,
+ * (owner_id, created_at desc, id desc) where status = 'open', with every filter and the cursor
+ * applied inside; the pages are then merged by the usual keyset pagination. (With
+ * `owner_id in (subscriptions)` PostgreSQL walked the global created_at index past every other
+ * owner's signals: a page took time in proportion to the whole table. Same pattern as listSignals;
+ * see docs/performance.md.)
+ */
 export async function pendingApprovals(deps: AppDeps, subscriber: AuthUser, input: PendingInput, rows: RowRule) {
   assertListRule(rows, 'subscribed-signals');
   const { knex } = deps;
-  const query = knex('signals as s')
-    .select(signalColumns('s'))
-    .whereIn('s.owner_id', knex('subscriptions').select('owner_id').where('subscriber_id', subscriber.id))
-    .where('s.status', 'open')
+  const perOwner = knex('signals as s')
+    .select('s.*')
+    .whereRaw('s.owner_id = sub.owner_id')
+    // A literal, not a binding: the partial index's predicate must match in generic plans too.
+    .whereRaw("s.status = 'open'")
     .where((w) => w.whereNull('s.expires_at').orWhere('s.expires_at', '>', knex.fn.now()))
     .whereNotExists(knex('approvals as a').select(knex.raw('1')).whereRaw('a.signal_id = s.id').where('a.user_id', subscriber.id));
+  // The same cursor condition keysetPage adds outside (it validates the cursor before any query runs).
+  if (input.cursor) perOwner.whereRaw('(s.created_at, s.id) < (select created_at, id from signals where id = ?)', [input.cursor]);
+  perOwner.orderBy([{ column: 's.created_at', order: 'desc' }, { column: 's.id', order: 'desc' }]).limit(input.limit + 1);
+  const lateral = perOwner.toSQL();
+  const query = knex
+    .select(signalColumns('s'))
+    .from('subscriptions as sub')
+    .joinRaw(`cross join lateral (${lateral.sql}) as s`, [...lateral.bindings])
+    .where('sub.subscriber_id', subscriber.id);
   const { page, nextCursor } = await keysetPage(query, 's', input, 'approvals.pending');
   return { items: page.map(toPublicView), nextCursor };
 }
