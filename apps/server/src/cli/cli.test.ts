@@ -1,15 +1,10 @@
 // The CLI as an operator runs it: a real process, real PostgreSQL, --json output parsed.
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '@signals/db/testing';
+import { runCli } from '../testing/cli.js';
 import { authenticate } from '../auth/authenticate.js';
 import { createUser, disableUser } from '../services/users.js';
 
-const run = promisify(execFile);
-const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
-const TSX = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 beforeAll(async () => {
@@ -17,15 +12,7 @@ beforeAll(async () => {
 });
 afterAll(() => db.destroy());
 
-async function signals(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(TSX, [MAIN, ...args], { env: { ...process.env, DATABASE_URL: db.url } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const signals = (...args: string[]) => runCli(db.url, ...args);
 
 const json = (stdout: string) => JSON.parse(stdout.trim()) as Record<string, string>;
 

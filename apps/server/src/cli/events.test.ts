@@ -1,17 +1,12 @@
 // `signals events prune` and `signals events status` as an operator runs them: a real process on a
 // real PostgreSQL, with events aged by setting created_at in SQL.
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '@signals/db/testing';
+import { runCli } from '../testing/cli.js';
 import { createUser } from '../services/users.js';
 import { pruneSignalEvents } from '../services/signal-events-retention.js';
 
-const run = promisify(execFile);
-const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
-const TSX = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let ownerId: string;
@@ -25,15 +20,7 @@ beforeEach(async () => {
   await db.knex('signal_events').delete();
 });
 
-async function signals(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(TSX, [MAIN, ...args], { env: { ...process.env, DATABASE_URL: db.url } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const signals = (...args: string[]) => runCli(db.url, ...args);
 
 /** Adds `count` events (each on a new signal) created `age` ago (a PostgreSQL interval); returns their ids. */
 async function seedEvents(count: number, age: string): Promise<string[]> {

@@ -150,8 +150,7 @@ describe('signals.onChange over SSE', () => {
   it('resumes from lastEventId after a reconnect: what was missed arrives, nothing twice', async () => {
     const first = openFeed(url, follower.token);
     const a = await (async () => {
-      await first.until(() => first.raw().includes('event: connected'), 'connected');
-      await sleep(100);
+      await first.connected();
       const created = await publish();
       await first.until(() => first.events.some((e) => e.data.signal.id === created.id), 'the first event');
       return created;
@@ -181,8 +180,7 @@ describe('signals.onChange over SSE', () => {
   it('misses nothing when many changes commit concurrently', async () => {
     const feed = openFeed(url, follower.token);
     try {
-      await feed.until(() => feed.raw().includes('event: connected'), 'connected');
-      await sleep(100);
+      await feed.connected();
       const created = await Promise.all(Array.from({ length: 40 }, () => publish()));
       await Promise.all(created.slice(0, 20).map((s) => h.caller(owner).signals.close({ id: s.id })));
       const expected = created.length + 20;
@@ -204,8 +202,7 @@ describe('signals.onChange over SSE', () => {
     const a = await publish();
     const older = await h.knex.transaction();
     try {
-      await feed.until(() => feed.raw().includes('event: connected'), 'connected');
-      await sleep(100);
+      await feed.connected();
       // The older transaction records an event first; a newer one commits while it is open.
       await older('signal_events').insert({ signal_id: a.id, owner_id: owner.id, kind: 'updated' });
       const newer = await publish();
@@ -232,8 +229,7 @@ describe('signals.onChange over SSE', () => {
   it('keeps an owner’s feed going past a payload that does not open: that event says unreadable', async () => {
     const feed = openFeed(url, owner.token);
     try {
-      await feed.until(() => feed.raw().includes('event: connected'), 'connected');
-      await sleep(100);
+      await feed.connected();
       const [a, b] = [await publish(), await publish()];
       // b's sealed value moved into a's row: bound to b's id, it must not open there.
       const bSealed = (await h.knex('signals').where('id', b.id).first('owner_only_payload')).owner_only_payload as string;
@@ -287,8 +283,7 @@ describe('signals.onChange over SSE', () => {
     const running = await h.serve();
     const feed = openFeed(running.url, follower.token);
     try {
-      await feed.until(() => feed.raw().includes('event: connected'), 'connected');
-      await sleep(100);
+      await feed.connected();
       const before = await publish();
       await feed.until(() => feed.events.some((e) => e.data.signal.id === before.id), 'the first event');
       running.server.closeAllConnections(); // the server keeps listening; the stream is cut
@@ -354,8 +349,7 @@ describe('signals.onChange over SSE', () => {
     await h.subscribe(owner, reader);
     const feed = openFeed(url, reader.token);
     try {
-      await feed.until(() => feed.raw().includes('event: connected'), 'connected');
-      await sleep(100);
+      await feed.connected();
       await revokeToken(h.knex, reader.tokenId);
       const s = await publish();
       await feed.until(() => feed.error !== null, 'the feed to fail');
@@ -371,8 +365,7 @@ describe('signals.onChange over SSE', () => {
     await h.subscribe(owner, reader);
     const feed = openFeed(url, reader.token);
     try {
-      await feed.until(() => feed.raw().includes('event: connected'), 'connected');
-      await sleep(100);
+      await feed.connected();
       const seen = await publish();
       await feed.until(() => feed.events.some((e) => e.data.signal.id === seen.id), 'the first event');
       await h.caller(await h.user('admin')).subscriptions.remove({ ownerId: owner.id, subscriberId: reader.id });
@@ -396,8 +389,7 @@ describe('signals.onChange over SSE', () => {
     for (const lastEventId of ['999999999999999.1', '999999999999']) {
       const future = openFeed(url, follower.token, { lastEventId });
       try {
-        await future.until(() => future.raw().includes('event: connected'), 'connected');
-        await sleep(100);
+        await future.connected();
         const s = await publish();
         await future.until(() => future.events.some((e) => e.data.signal.id === s.id), 'the new event');
         expect(future.events).toHaveLength(1);

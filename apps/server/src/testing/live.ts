@@ -23,6 +23,11 @@ export interface LiveFeed {
   raw(): string;
   /** Resolves when `predicate` holds (checked every 10 ms); rejects after `timeoutMs`. */
   until(predicate: () => boolean, what: string, timeoutMs?: number): Promise<void>;
+  /**
+   * Resolves once the server said `connected`, and a moment later: the feed then fixes where it
+   * starts, and a change made before that is (rightly) not "new" to it.
+   */
+  connected(): Promise<void>;
   close(): void;
 }
 
@@ -74,6 +79,10 @@ export function openFeed(baseUrl: string, token: string | null, input?: { lastEv
         if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (events: ${events.map((e) => `${e.id}:${e.data.kind}`).join(', ') || 'none'}; error: ${error?.message ?? 'none'})`);
         await new Promise((r) => setTimeout(r, 10));
       }
+    },
+    async connected() {
+      await this.until(() => raw.includes('event: connected'), 'connected');
+      await new Promise((r) => setTimeout(r, 100));
     },
     close: () => subscription.unsubscribe(),
   };
