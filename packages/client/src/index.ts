@@ -42,6 +42,15 @@ export interface SignalsClientOptions {
 
 export type SignalsClient = TRPCClient<AppRouter>;
 
+/**
+ * superjson, decoding responses in place: each response is JSON parsed for this call alone, so
+ * superjson's defensive deep copy of it (~20 % of decoding a list of 100) buys nothing.
+ */
+const transformer = {
+  serialize: (value: unknown) => superjson.serialize(value),
+  deserialize: (payload: Parameters<typeof superjson.deserialize>[0]) => superjson.deserialize(payload, { inPlace: true }),
+};
+
 export function createSignalsClient(options: SignalsClientOptions): SignalsClient {
   const base = options.url.replace(/\/+$/, '');
   const authorization = `Bearer ${options.token}`;
@@ -57,13 +66,13 @@ export function createSignalsClient(options: SignalsClientOptions): SignalsClien
         condition: (op) => op.type === 'subscription',
         true: httpSubscriptionLink({
           url: `${base}/trpc`,
-          transformer: superjson,
+          transformer,
           EventSource,
           eventSourceOptions: () => ({ fetch: sseFetch }),
         }),
         false: httpBatchLink({
           url: `${base}/trpc`,
-          transformer: superjson,
+          transformer,
           headers: () => ({ authorization }),
           ...(options.fetch ? { fetch: options.fetch } : {}),
         }),
