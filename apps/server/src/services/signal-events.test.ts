@@ -195,7 +195,8 @@ describe('signals.onChange over SSE', () => {
   });
 
   it('holds back what commits behind an open older transaction, then delivers both in order, soon and once', async () => {
-    // A replica that polls once a minute: what arrives here in time arrives by its own retries.
+    // A replica that polls once a minute: what arrives here in time arrives by its own retries. (Other
+    // test files' write transactions in the same cluster can hold the horizon back a little too.)
     const depsD = createDeps({ knex: h.knex, keyring: h.keyring, log: h.deps.log, events: { pollIntervalMs: 60_000 } });
     const replicaD = await listen(depsD);
     const feed = openFeed(replicaD.url, follower.token);
@@ -210,7 +211,7 @@ describe('signals.onChange over SSE', () => {
       // Delivering the newer event now would move the cursor past the older one, and lose it.
       expect(feed.events.filter((e) => e.data.signal.id === newer.id)).toEqual([]);
       await older.commit();
-      await feed.until(() => feed.events.some((e) => e.data.signal.id === newer.id), 'the held-back event', 3_000);
+      await feed.until(() => feed.events.some((e) => e.data.signal.id === newer.id), 'the held-back event', 5_000);
       await sleep(200);
       const mine = feed.events.filter((e) => [a.id, newer.id].includes(e.data.signal.id));
       expect(mine.map((e) => [e.data.signal.id, e.data.kind])).toEqual([
